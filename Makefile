@@ -1,0 +1,29 @@
+# robosmplx: `make demo` and `make test` are all a new machine needs (each runs `make setup`).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+# Every ROS process started from here keeps DDS discovery on this host and logs in the repo.
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+export ROS_LOG_DIR := $(CURDIR)/.ros_log
+export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_local.xml
+
+.PHONY: setup test test-slow demo bench clean
+
+setup:
+	@VENV=$(VENV) bash tools/setup_env.sh
+
+test: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/robosmplx demo --out out/demo
+
+bench: setup
+	$(PY) benchmarks/body_model_speed.py --out out/benchmarks/body_model_speed.json
+
+clean:
+	rm -rf build out .ros_log .pytest_cache

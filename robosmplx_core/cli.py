@@ -1,0 +1,86 @@
+"""`robosmplx` command line: verbs mirror the library (see README).
+
+    robosmplx demo [--out DIR] [--config FILE] [key=value ...]
+    robosmplx standin DIR
+    robosmplx model-info [--config FILE] [key=value ...]
+
+Exit codes: 0 success, 2 unusable input or configuration (with a message saying what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from robosmplx_core.config import load_config
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, help="YAML config file (see config/)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. body_model.model_dir=~/smplx body_model.num_betas=16")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from robosmplx_core.demo import run_demo
+
+    cfg = load_config(args.config, args.overrides)
+    path = run_demo(cfg, args.out)
+    print(f"demo: wrote {path}")
+    return 0
+
+
+def _cmd_standin(args: argparse.Namespace) -> int:
+    from robosmplx_core.body_model.standin import write_standin_model
+
+    t0 = time.perf_counter()
+    path = write_standin_model(args.dir)
+    print(f"standin: wrote {path} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _cmd_model_info(args: argparse.Namespace) -> int:
+    from robosmplx_core.body_model import BodyModel
+
+    cfg = load_config(args.config, args.overrides)
+    model = BodyModel.from_config(cfg.body_model)
+    with_joints = model.rest_joints()[0]
+    height = float(model.layer.v_template[:, 1].max() - model.layer.v_template[:, 1].min())
+    print(f"model file: {model.model_file}{' (procedural stand-in)' if model.is_standin else ''}")
+    print(f"vertices: {model.layer.v_template.shape[0]}, faces: {model.faces.shape[0]}, "
+          f"joints out: {model.num_joints}, betas: {model.num_betas}, expression: {model.num_expression}")
+    print(f"rest-pose height: {height:.3f} m, pelvis at {with_joints[0].tolist()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per verb."""
+    ap = argparse.ArgumentParser(prog="robosmplx", description="Real-time whole-body SMPL-X motion capture")
+    sub = ap.add_subparsers(dest="verb", required=True)
+    p = sub.add_parser("demo", help="run the bundled default job and write its outputs")
+    p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("standin", help="write the procedural stand-in SMPL-X model into DIR/smplx/")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=_cmd_standin)
+    p = sub.add_parser("model-info", help="load the configured body model and describe it")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_model_info)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `robosmplx` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"robosmplx {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The one config system: typed frozen dataclasses + YAML files + ``key=value`` overrides.
+
+    cfg = load_config("my.yaml", ["body_model.num_betas=16"])   # -> RoboSMPLXConfig
+    save_config(cfg, run_dir / "config.yaml")                     # saved beside checkpoints
+
+Values are validated by type (OmegaConf structured configs) and by each dataclass's
+``__post_init__``. Unknown keys are errors that list the valid keys. Components take their
+section with ``Component.from_config(cfg.section)``; nothing reads config deep inside layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, TypeVar
+
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+GENDERS = ("neutral", "male", "female")
+
+
+@dataclass(frozen=True)
+class BodyModelConfig:
+    """SMPL-X body model.
+
+    model_dir: folder holding ``smplx/SMPLX_<GENDER>.npz`` (or the ``smplx`` folder itself, or
+        the npz file). None: ``$ROBOSMPLX_MODEL_DIR``, then the procedural stand-in.
+    gender: neutral | male | female.
+    num_betas: shape coefficients used (1..300; 10 is standard).
+    num_expression: expression coefficients used (1..100; 10 is standard).
+    use_face_contour: also output the 17 face-contour landmarks (144 joints instead of 127).
+    device: torch device for the model, e.g. "cpu" or "cuda:0".
+    """
+
+    model_dir: Optional[str] = None
+    gender: str = "neutral"
+    num_betas: int = 10
+    num_expression: int = 10
+    use_face_contour: bool = False
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.gender not in GENDERS:
+            raise ValueError(f"body_model.gender: expected one of {GENDERS}, got {self.gender!r}")
+        if not 1 <= self.num_betas <= 300:
+            raise ValueError(f"body_model.num_betas: expected 1..300, got {self.num_betas}")
+        if not 1 <= self.num_expression <= 100:
+            raise ValueError(f"body_model.num_expression: expected 1..100, got {self.num_expression}")
+
+
+@dataclass(frozen=True)
+class RoboSMPLXConfig:
+    """Top-level configuration; one section per component."""
+
+    body_model: BodyModelConfig = field(default_factory=BodyModelConfig)
+
+
+T = TypeVar("T")
+
+
+def _valid_keys(schema: type, dotted: str) -> list[str]:
+    """Valid keys at the level of ``dotted`` (a full key such as 'body_model.nope')."""
+    cls = schema
+    for part in dotted.split(".")[:-1]:
+        sub = typing.get_type_hints(cls).get(part)
+        if not (isinstance(sub, type) and dataclasses.is_dataclass(sub)):
+            break
+        cls = sub
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    schema: type[T] = RoboSMPLXConfig,  # type: ignore[assignment]
+) -> T:
+    """Defaults of ``schema``, then the YAML file at ``path``, then ``key=value`` overrides.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: unknown key (the message lists the valid keys), a value of the wrong type,
+            a malformed override, or a value rejected by a dataclass's checks.
+    """
+    base = OmegaConf.structured(schema)
+    OmegaConf.set_readonly(base, False)
+    layers = []
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file {p} does not exist")
+        try:
+            layers.append((str(p), OmegaConf.load(p)))
+        except Exception as exc:  # yaml errors come in several types
+            raise ValueError(f"config file {p} is not valid YAML: {exc}") from exc
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ValueError(f"override {item!r}: expected key=value, e.g. body_model.num_betas=16")
+    if overrides:
+        layers.append(("overrides", OmegaConf.from_dotlist(list(overrides))))
+    merged = base
+    for origin, layer in layers:
+        try:
+            merged = OmegaConf.merge(merged, layer)
+        except ConfigKeyError as exc:
+            key = str(exc.full_key)
+            raise ValueError(f"{origin}: unknown config key {key!r}; valid keys here: "
+                             f"{', '.join(_valid_keys(schema, key))}") from None
+        except OmegaConfBaseException as exc:
+            raise ValueError(f"{origin}: bad value for {exc.full_key!r}: {str(exc.msg).splitlines()[0]}") from None
+    try:
+        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except OmegaConfBaseException as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, ValueError) else None
+        raise ValueError(str(cause) if cause else f"invalid config: {exc.msg}") from None
+
+
+def config_to_yaml(cfg: Any) -> str:
+    """The resolved config as YAML text (loadable by :func:`load_config`)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def save_config(cfg: Any, path: str | Path) -> Path:
+    """Write the resolved config as YAML (e.g. beside a checkpoint); returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(config_to_yaml(cfg))
+    return p
