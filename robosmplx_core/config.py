@@ -52,10 +52,106 @@ class BodyModelConfig:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """Person detector (SSDLite-MobileNetV2 COCO through ONNX Runtime).
+
+    model_path: ONNX file; None: the one converted at set-up into the cache.
+    score_threshold: keep person boxes scoring at least this (0..1).
+    nms_iou: boxes overlapping a better one by more than this IoU are dropped.
+    max_persons: keep at most this many boxes per frame (highest scores).
+    min_box_height_px: drop boxes shorter than this.
+    """
+
+    model_path: Optional[str] = None
+    score_threshold: float = 0.3
+    nms_iou: float = 0.5
+    max_persons: int = 16
+    min_box_height_px: float = 24.0
+
+    def __post_init__(self) -> None:
+        _check_unit("detector.score_threshold", self.score_threshold)
+        _check_unit("detector.nms_iou", self.nms_iou)
+        if self.max_persons < 1:
+            raise ValueError(f"detector.max_persons: expected >= 1, got {self.max_persons}")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """ByteTrack-style tracker; times in seconds from frame stamps.
+
+    high_score: detections at or above this are matched first and may start tracks.
+    low_score: detections between low_score and high_score only extend existing tracks.
+    match_iou: minimum IoU for the first (high-score) association.
+    low_match_iou: minimum IoU for the second (low-score) association.
+    new_track_score: a track is created only from an unmatched detection scoring this much.
+    lost_timeout_s: a lost track is kept (and may be re-found) for this long.
+    min_hits: frames a new track must be matched before it is reported.
+    """
+
+    high_score: float = 0.5
+    low_score: float = 0.1
+    match_iou: float = 0.2
+    low_match_iou: float = 0.5
+    new_track_score: float = 0.6
+    lost_timeout_s: float = 1.0
+    min_hits: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("high_score", "low_score", "match_iou", "low_match_iou", "new_track_score"):
+            _check_unit(f"tracker.{name}", getattr(self, name))
+        if self.low_score > self.high_score:
+            raise ValueError(f"tracker.low_score ({self.low_score}) must not exceed tracker.high_score ({self.high_score})")
+        if self.lost_timeout_s < 0 or self.min_hits < 1:
+            raise ValueError("tracker.lost_timeout_s must be >= 0 and tracker.min_hits >= 1")
+
+
+@dataclass(frozen=True)
+class OneEuroConfig:
+    """One Euro filter parameters (Casiez et al. 2012).
+
+    min_cutoff_hz: cutoff at rest; lower = smoother, more lag when slow.
+    beta: speed coefficient; higher = less lag when fast.
+    d_cutoff_hz: cutoff of the derivative estimate.
+    """
+
+    min_cutoff_hz: float = 1.0
+    beta: float = 0.5
+    d_cutoff_hz: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.min_cutoff_hz <= 0 or self.d_cutoff_hz <= 0 or self.beta < 0:
+            raise ValueError("One Euro parameters: min_cutoff_hz and d_cutoff_hz must be > 0, beta >= 0; "
+                             f"got {self.min_cutoff_hz}, {self.d_cutoff_hz}, {self.beta}")
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """Per-track temporal smoothing; rotations are filtered on SO(3).
+
+    enabled: false passes estimates through unchanged.
+    rotation / translation / betas / expression: filter parameters per quantity.
+    """
+
+    enabled: bool = True
+    rotation: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=1.5, beta=0.3))
+    translation: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=1.0, beta=0.7))
+    betas: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=0.1, beta=0.0))
+    expression: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=2.0, beta=0.5))
+
+
+def _check_unit(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: expected a value in [0, 1], got {value}")
+
+
+@dataclass(frozen=True)
 class RoboSMPLXConfig:
     """Top-level configuration; one section per component."""
 
     body_model: BodyModelConfig = field(default_factory=BodyModelConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
 
 T = TypeVar("T")

@@ -35,17 +35,18 @@ def demo_pose(num_betas: int, num_expression: int) -> SMPLXParams:
     def set_joint(name: str, aa: tuple[float, float, float]) -> None:
         body[SMPLX_JOINT_NAMES.index(name) - 1] = torch.tensor(aa)
 
-    set_joint("left_shoulder", (0.0, 0.0, 0.9))      # left arm lowered
-    set_joint("left_elbow", (0.0, -1.4, 0.0))        # forearm forward
-    set_joint("right_shoulder", (0.0, 0.0, 0.5))     # right arm raised (waving)
-    set_joint("right_elbow", (0.0, 0.0, 1.5))
+    # Rest pose is a T-pose (left arm along +x, right along -x, y up, facing +z).
+    set_joint("left_shoulder", (0.0, 0.0, -1.1))     # left arm lowered
+    set_joint("left_elbow", (0.0, -1.4, 0.0))        # left forearm forward
+    set_joint("right_shoulder", (0.0, 0.0, -0.4))    # right arm raised a little
+    set_joint("right_elbow", (0.0, 0.0, -1.5))       # right forearm up (waving)
     set_joint("left_hip", (-0.5, 0.0, 0.1))          # stride
     set_joint("left_knee", (0.9, 0.0, 0.0))
     set_joint("right_hip", (0.3, 0.0, -0.1))
     set_joint("spine2", (0.1, 0.2, 0.0))
     set_joint("head", (0.0, 0.3, 0.0))
     left_hand = torch.zeros(15, 3)
-    left_hand[:12, 2] = 0.5                            # curl the left fingers (about z)
+    left_hand[:12, 2] = -0.6                           # curl the left fingers (palm faces down)
     expression = torch.zeros(1, num_expression)
     expression[0, :2] = torch.tensor([2.0, 2.0])[: num_expression]
     return SMPLXParams.from_axis_angle(

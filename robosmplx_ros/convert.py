@@ -6,6 +6,8 @@ every 3D field is in the camera optical frame (the header's frame_id).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from builtin_interfaces.msg import Time
@@ -19,10 +21,18 @@ _FLAT_ROTATIONS = ("global_orient", "body_pose", "left_hand_pose", "right_hand_p
                    "jaw_pose", "leye_pose", "reye_pose")
 
 
+def _f32(value: float) -> float:
+    """Round to float32 now, so a message equals itself after serialisation."""
+    return float(np.float32(value))
+
+
 def stamp_to_msg(stamp_s: float) -> Time:
     """Seconds (float) -> builtin_interfaces/Time, rounding to the nearest nanosecond."""
-    ns = int(round(stamp_s * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec = math.floor(stamp_s)
+    nanosec = int(round((stamp_s - sec) * 1e9))  # split first: stamp_s * 1e9 loses ~100 ns
+    if nanosec >= 1_000_000_000:
+        sec, nanosec = sec + 1, nanosec - 1_000_000_000
+    return Time(sec=int(sec), nanosec=nanosec)
 
 
 def stamp_from_msg(stamp: Time) -> float:
@@ -33,7 +43,7 @@ def stamp_from_msg(stamp: Time) -> float:
 def person_to_msg(est: PersonEstimate) -> SMPLXPerson:
     """One :class:`PersonEstimate` -> ``robosmplx/msg/SMPLXPerson``."""
     p = est.params
-    msg = SMPLXPerson(track_id=int(est.track_id), score=float(est.score),
+    msg = SMPLXPerson(track_id=int(est.track_id), score=_f32(est.score),
                       box_xyxy=est.box_xyxy.astype(np.float32))
     for name in _FLAT_ROTATIONS:
         setattr(msg, name, p.axis_angle(name)[0].reshape(-1).detach().cpu().numpy().astype(np.float32))
@@ -44,8 +54,8 @@ def person_to_msg(est: PersonEstimate) -> SMPLXPerson:
     msg.joints3d = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in est.joints3d.astype(np.float64)]
     msg.joints2d = est.joints2d.reshape(-1).astype(np.float32).tolist()
     c = est.confidence
-    msg.body_confidence, msg.left_hand_confidence = c.body, c.left_hand
-    msg.right_hand_confidence, msg.face_confidence = c.right_hand, c.face
+    msg.body_confidence, msg.left_hand_confidence = _f32(c.body), _f32(c.left_hand)
+    msg.right_hand_confidence, msg.face_confidence = _f32(c.right_hand), _f32(c.face)
     return msg
 
 

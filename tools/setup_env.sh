@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make setup`: create .venv with the pinned set (requirements.txt), the ROS 2 Kilted wheels,
-# build msg/ into the venv, install robosmplx editable, and fetch the sample media.
+# build msg/ into the venv, install robosmplx editable, fetch the sample media and convert the
+# person detector to ONNX (tools/convert_detector.sh).
 # Idempotent: each step leaves a stamp keyed by the hash of its inputs and is skipped when the
 # stamp matches, so a second run with everything present takes a second or two.
 set -euo pipefail
@@ -46,4 +47,7 @@ if ! stamp_ok msgs "$H" || ! "$VENV/bin/python" -c "import robosmplx.msg" 2>/dev
 fi
 
 PIP="$VENV/bin/pip" bash "$ROOT/tools/fetch_media.sh" >/dev/null
+# Person detector: converted once to ONNX into the cache (about a minute, in a throwaway venv);
+# when the file is present and matches its .sha256 this returns at once and prints nothing.
+MAIN_PYTHON="$VENV/bin/python" bash "$ROOT/tools/convert_detector.sh" | { grep -v "^convert_detector: present:" || true; }
 echo "setup: ready ($VENV; sample media in $("$VENV/bin/python" -c 'from robosmplx_core.media import media_dir; print(media_dir())'))"
