@@ -1,5 +1,7 @@
 """`robosmplx` command line: verbs mirror the library (see README).
 
+    robosmplx predict SOURCE --out DIR [--backend landmarks] [--max-frames N] [--overlay mesh|skeleton|none] [key=value ...]
+    robosmplx export-bvh DIR/estimates.npz --track ID --out x.bvh [key=value ...]
     robosmplx demo [--out DIR] [--config FILE] [key=value ...]
     robosmplx standin DIR
     robosmplx model-info [--config FILE] [key=value ...]
@@ -27,8 +29,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from robosmplx_core.demo import run_demo
 
     cfg = load_config(args.config, args.overrides)
-    path = run_demo(cfg, args.out)
-    print(f"demo: wrote {path}")
+    run_demo(cfg, args.out)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from robosmplx_core.predict import run_predict
+
+    overrides = list(args.overrides) + ([f"pipeline.backend={args.backend}"] if args.backend else [])
+    cfg = load_config(args.config, overrides)
+    summary = run_predict(args.source, args.out, cfg, max_frames=args.max_frames, overlay=args.overlay,
+                          progress=not args.quiet)
+    print(f"predict: {summary['frames']} frames ({summary['frames_skipped']} skipped), "
+          f"{summary['unique_tracks']} tracks, pipeline {summary['pipeline_fps']} fps -> {args.out}/")
+    return 0
+
+
+def _cmd_export_bvh(args: argparse.Namespace) -> int:
+    from robosmplx_core.body_model import BodyModel
+    from robosmplx_core.export.bvh import export_bvh_from_npz
+
+    cfg = load_config(args.config, args.overrides)
+    path = export_bvh_from_npz(args.estimates, args.track, args.out, BodyModel.from_config(cfg.body_model),
+                               fps=args.fps)
+    print(f"export-bvh: wrote {path}")
     return 0
 
 
@@ -63,6 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     _add_config_args(p)
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("predict", help="tracked whole-body SMPL-X from a video, image, image folder or webcam")
+    p.add_argument("source", help="video file, image, folder of images, or webcam index (0, 1, ...)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--backend", choices=["landmarks"], default=None, help="estimator backend (pipeline.backend)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N input frames")
+    p.add_argument("--overlay", choices=["mesh", "skeleton", "none"], default="mesh", help="overlay.mp4 drawing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_predict)
+    p = sub.add_parser("export-bvh", help="write one track of estimates.npz as a BVH animation (Blender)")
+    p.add_argument("estimates", type=Path, help="estimates.npz written by `robosmplx predict`")
+    p.add_argument("--track", type=int, required=True, help="track id")
+    p.add_argument("--out", type=Path, required=True, help="output .bvh file")
+    p.add_argument("--fps", type=float, default=None, help="frame rate (default: from the stamps)")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_export_bvh)
     p = sub.add_parser("standin", help="write the procedural stand-in SMPL-X model into DIR/smplx/")
     p.add_argument("dir", type=Path)
     p.set_defaults(func=_cmd_standin)

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 GENDERS = ("neutral", "male", "female")
+BACKENDS = ("landmarks",)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,30 @@ class SmoothingConfig:
     expression: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=2.0, beta=0.5))
 
 
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The real-time pipeline (detect -> track -> estimate -> smooth).
+
+    backend: person estimator: "landmarks" (MediaPipe Holistic + SMPL-X solver; no trained
+        checkpoint needed). The RoboSMPLX network backend joins when a checkpoint exists.
+    detect_every_n_frames: run the person detector on every n-th frame; in between, the
+        boxes of each track's landmarks feed the tracker (1 = detect on every frame).
+    default_fov_deg: horizontal field of view assumed when a frame has no intrinsics K.
+    """
+
+    backend: str = "landmarks"
+    detect_every_n_frames: int = 1
+    default_fov_deg: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"pipeline.backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if self.detect_every_n_frames < 1:
+            raise ValueError(f"pipeline.detect_every_n_frames: expected >= 1, got {self.detect_every_n_frames}")
+        if not 1.0 <= self.default_fov_deg <= 170.0:
+            raise ValueError(f"pipeline.default_fov_deg: expected 1..170 degrees, got {self.default_fov_deg}")
+
+
 def _check_unit(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name}: expected a value in [0, 1], got {value}")
@@ -149,6 +174,7 @@ class RoboSMPLXConfig:
     """Top-level configuration; one section per component."""
 
     body_model: BodyModelConfig = field(default_factory=BodyModelConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)

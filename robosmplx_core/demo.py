@@ -1,8 +1,9 @@
 """`robosmplx demo`: the bundled default job.
 
-Until the motion-capture pipeline lands this poses the body model (the real SMPL-X files when
-configured, else the procedural stand-in) and writes a picture of it: rest pose, a posed body
-with bent arms, spread fingers, open mouth and a smile, and a side view.
+Runs `robosmplx predict` on the sample media (the first 300 frames of vtest.avi, messi5.jpg,
+basketball1.png) into OUT/<sample>/, and writes OUT/body_model.png: the body model (the real
+SMPL-X files when configured, else the procedural stand-in) in the rest pose, a posed body
+with bent arms, curled fingers, open mouth and a smile, and a side view.
 """
 
 from __future__ import annotations
@@ -70,7 +71,27 @@ def _view(model: BodyModel, params: SMPLXParams, yaw: float) -> np.ndarray:
     return render_mesh(background, verts, model.faces, K)
 
 
-def run_demo(cfg: RoboSMPLXConfig, out_dir: Path) -> Path:
+DEMO_SAMPLES = (("vtest.avi", 300, "mesh"), ("messi5.jpg", None, "mesh"), ("basketball1.png", None, "mesh"))
+
+
+def run_demo(cfg: RoboSMPLXConfig, out_dir: Path) -> list[Path]:
+    """Predict on every sample and draw the body model; returns the output folders/files."""
+    from robosmplx_core.media import sample_path
+    from robosmplx_core.predict import run_predict
+
+    outputs = [render_body_model(cfg, out_dir)]
+    print(f"demo: body model picture -> {outputs[0]}")
+    for name, max_frames, overlay in DEMO_SAMPLES:
+        target = out_dir / Path(name).stem
+        summary = run_predict(str(sample_path(name)), target, cfg, max_frames=max_frames, overlay=overlay)
+        print(f"demo: {name}: {summary['frames']} frames, {summary['unique_tracks']} tracks, "
+              f"persons/frame {summary['persons_per_frame']['mean']}, pipeline {summary['pipeline_fps']} fps "
+              f"-> {target}/ (overlay.mp4, estimates.jsonl, estimates.npz, summary.json)")
+        outputs.append(target)
+    return outputs
+
+
+def render_body_model(cfg: RoboSMPLXConfig, out_dir: Path) -> Path:
     """Render the body model and write ``out_dir/body_model.png``; returns the path."""
     model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))
     rest = SMPLXParams.zeros(1, num_betas=model.num_betas, num_expression=model.num_expression)

@@ -1,0 +1,1 @@
+"""Reading frames from files/cameras and writing predictions (jsonl, npz, overlay video)."""
