@@ -41,7 +41,7 @@ def draw_overlay(image: np.ndarray, persons: list[PersonEstimate], *, mode: str,
         raise ValueError(f"overlay mode {mode!r}: expected one of {OVERLAY_MODES}")
     out = image
     order = sorted(range(len(persons)), key=lambda i: -float(persons[i].joints3d[0, 2]))
-    if mode == "mesh":
+    if mode == "mesh" and persons:
         if vertices is None or len(vertices) != len(persons):
             raise ValueError("draw_overlay: mode 'mesh' needs one vertex array per person")
         for i in order:

@@ -310,7 +310,9 @@ class ByteTracker:
         x, P = self._kf.initiate(boxes_xyxy_to_measurements(detections.boxes_xyxy[det_rows]))
         self._tracks.extend(_TrackTable(
             x=x, P=P, ids=np.full(k, -1, np.int64), status=np.full(k, _TENTATIVE, np.int8),
-            hits=np.ones(k, np.int64), born_frame=np.full(k, self._frame, np.int64),
+            # As in ByteTrack, tracks born in the first frame are confirmed at once (a single
+            # image, or the first frame of a stream, reports its people immediately).
+            hits=np.full(k, self.min_hits if self._frame == 0 else 1, np.int64), born_frame=np.full(k, self._frame, np.int64),
             last_seen_s=np.full(k, self._clock_s), scores=detections.scores[det_rows].astype(np.float32),
             matched=np.ones(k, bool)))
         self._confirm_ready()

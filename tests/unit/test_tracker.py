@@ -56,10 +56,7 @@ def test_ids_stable_for_two_people_walking_straight() -> None:
     for f in range(50):
         a, b = (200 + 5 * f, 300 + 1 * f), (900 - 4 * f, 400 - 2 * f)
         tracks = tracker.update(dets([box(*a), box(*b)], [0.9, 0.8]), f / FPS)
-        if f == 0:
-            assert len(tracks) == 0  # tentative (min_hits = 2)
-            continue
-        assert len(tracks) == 2 and list(tracks.track_ids) == sorted(tracks.track_ids)
+        assert len(tracks) == 2 and list(tracks.track_ids) == sorted(tracks.track_ids)  # frame 0 included
         seen["a"].add(id_near(tracks, *a, tol_px=3.0))
         seen["b"].add(id_near(tracks, *b, tol_px=3.0))
         np.testing.assert_array_equal(tracks.ages, [f, f])
@@ -174,7 +171,7 @@ def test_single_frame_false_positive_is_never_reported() -> None:
     for f in range(30):
         boxes = [box(300, 400)] + ([box(900, 400)] if f == 10 else [])
         tracks = tracker.update(dets(boxes, [0.9] * len(boxes)), f / FPS)
-        assert tracks.track_ids.tolist() == ([] if f == 0 else [0])
+        assert tracks.track_ids.tolist() == [0]  # confirmed at once: born in the first frame
     for f in range(30, 32):  # a real second person gets the next id: the false positive used none
         tracks = tracker.update(dets([box(300, 400), box(900, 400)]), f / FPS)
     assert tracks.track_ids.tolist() == [0, 1]
@@ -182,9 +179,11 @@ def test_single_frame_false_positive_is_never_reported() -> None:
 
 def test_min_hits_needs_consecutive_matches() -> None:
     tracker = make(min_hits=3)
+    tracker.update(dets([]), -1 / FPS)  # an empty first frame: the first-frame rule does not apply
     reported = [len(tracker.update(dets([box(300, 400)]), f / FPS)) for f in range(5)]
     assert reported == [0, 0, 1, 1, 1]
     flicker = make(min_hits=2)
+    flicker.update(dets([]), -1 / FPS)
     for f in range(20):
         assert len(flicker.update(dets([box(300, 400)] if f % 2 == 0 else []), f / FPS)) == 0
     immediate = make(min_hits=1)
@@ -362,3 +361,14 @@ def test_associate_gates_and_prefers_one_good_match_over_two_poor_ones() -> None
     assert none.matches.shape == (0, 2) and none.unmatched_tracks.tolist() == [0, 1]
     empty = associate(np.zeros((0, 2)), min_iou=0.2)
     assert empty.unmatched_detections.tolist() == [0, 1]
+
+
+def test_people_in_the_first_frame_are_reported_at_once() -> None:
+    """ByteTrack's first-frame rule: a single image reports its people; later newcomers wait."""
+    tracker = make(min_hits=3)
+    first = tracker.update(dets([box(100, 300), box(400, 300)]), 0.0)
+    assert first.track_ids.tolist() == [0, 1] and first.ages.tolist() == [0, 0]
+    second = tracker.update(dets([box(102, 300), box(402, 300), box(700, 300)]), 0.1)
+    assert second.track_ids.tolist() == [0, 1]  # the newcomer at x=700 is still tentative
+    tracker.reset()
+    assert tracker.update(dets([box(700, 300)]), 5.0).track_ids.tolist() == [0]
