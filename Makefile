@@ -24,6 +24,10 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/body_model_speed.py --out out/benchmarks/body_model_speed.json
+	$(PY) benchmarks/detector_speed.py --out out/benchmarks/detector_speed.json
+	$(PY) benchmarks/solver_speed.py --out out/benchmarks/solver_speed.json
+	$(PY) benchmarks/pipeline_speed.py --out out/benchmarks/pipeline_speed.json
+	$(PY) benchmarks/smoothing_quality.py --out out/benchmarks/smoothing_quality.json
 
 clean:
 	rm -rf build out .ros_log .pytest_cache

@@ -11,12 +11,18 @@ Exit codes: 0 success, 2 unusable input or configuration (with a message saying 
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from pathlib import Path
+import os
 
-from robosmplx_core.config import load_config
+# numpy's OpenBLAS wakes a spinning second thread even for 3x3 solves, which steals the other
+# core from MediaPipe and torch; set before numpy loads (entry point only, not in libraries).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from robosmplx_core.config import load_config  # noqa: E402
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:

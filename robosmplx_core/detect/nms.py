@@ -11,19 +11,12 @@ from typing import Optional
 import numpy as np
 
 from robosmplx_core.checks import check_shape
+from robosmplx_core.geometry.boxes import box_iou
 
 
 def iou_one_to_many(box_xyxy: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
     """IoU of one box (4,) with each of N boxes (N, 4); returns (N,) float64 in [0, 1]."""
-    x1 = np.maximum(box_xyxy[0], boxes_xyxy[:, 0])
-    y1 = np.maximum(box_xyxy[1], boxes_xyxy[:, 1])
-    x2 = np.minimum(box_xyxy[2], boxes_xyxy[:, 2])
-    y2 = np.minimum(box_xyxy[3], boxes_xyxy[:, 3])
-    inter = np.clip(x2 - x1, 0.0, None) * np.clip(y2 - y1, 0.0, None)
-    area = (box_xyxy[2] - box_xyxy[0]) * (box_xyxy[3] - box_xyxy[1])
-    areas = (boxes_xyxy[:, 2] - boxes_xyxy[:, 0]) * (boxes_xyxy[:, 3] - boxes_xyxy[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0.0, inter / np.where(union > 0.0, union, 1.0), 0.0)
+    return box_iou(np.asarray(box_xyxy, np.float64)[None], np.asarray(boxes_xyxy, np.float64))[0]
 
 
 def nms_xyxy(

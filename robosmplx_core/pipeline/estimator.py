@@ -117,7 +117,7 @@ class Estimator:
             return []
         params = SMPLXParams.cat([f.params for f in fits])
         with torch.inference_mode():
-            joints = self.body_model(params).joints.float()
+            joints = self.body_model.joints(params).float()
             uv = perspective_projection(joints, torch.as_tensor(K, dtype=joints.dtype))
         j3, j2 = joints.numpy(), uv.numpy()
         return [PersonEstimate(track_id=f.track_id, box_xyxy=f.box_xyxy, score=f.score, params=f.params,

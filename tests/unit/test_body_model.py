@@ -116,3 +116,18 @@ def test_param_size_mismatch(model) -> None:
         model(SMPLXParams.zeros(1, num_betas=16))
     with pytest.raises(ValueError, match="expects SMPLXParams"):
         model({"betas": torch.zeros(1, 10)})
+
+
+@pytest.mark.parametrize("contour", [False, True])
+def test_fast_joints_equal_the_full_forward(model_copy, contour) -> None:
+    m = BodyModel.load(model_copy, use_face_contour=contour)
+    g = torch.Generator().manual_seed(0)
+    p = SMPLXParams.from_axis_angle(
+        global_orient=torch.randn(3, 3, generator=g), body_pose=0.4 * torch.randn(3, 21, 3, generator=g),
+        left_hand_pose=0.3 * torch.randn(3, 15, 3, generator=g), jaw_pose=0.2 * torch.randn(3, 3, generator=g),
+        betas=torch.randn(3, 10, generator=g), expression=torch.randn(3, 10, generator=g),
+        transl=torch.randn(3, 3, generator=g))
+    with torch.no_grad():
+        full, fast = m(p).joints, m.joints(p)
+    assert fast.shape == (3, 144 if contour else 127, 3)
+    torch.testing.assert_close(fast, full, atol=2e-6, rtol=0)
