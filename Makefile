@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export ROS_LOG_DIR := $(CURDIR)/.ros_log
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_local.xml
+# numpy: no spinning OpenBLAS helper thread (it steals the second core from MediaPipe/torch)
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: setup test test-slow demo bench clean
 

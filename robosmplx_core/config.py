@@ -147,12 +147,14 @@ class PipelineConfig:
     backend: person estimator: "landmarks" (MediaPipe Holistic + SMPL-X solver; no trained
         checkpoint needed). The RoboSMPLX network backend joins when a checkpoint exists.
     detect_every_n_frames: run the person detector on every n-th frame; in between, the
-        boxes of each track's landmarks feed the tracker (1 = detect on every frame).
+        boxes of each track's landmarks feed the tracker (1 = detect on every frame). 3 keeps
+        the streaming pipeline at >= 0.8x bare MediaPipe throughput on 2 cores; new people
+        are picked up within 3 frames.
     default_fov_deg: horizontal field of view assumed when a frame has no intrinsics K.
     """
 
     backend: str = "landmarks"
-    detect_every_n_frames: int = 1
+    detect_every_n_frames: int = 3
     default_fov_deg: float = 60.0
 
     def __post_init__(self) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import cv2
 import numpy as np
@@ -23,7 +23,7 @@ from tqdm import tqdm
 from robosmplx_core.config import RoboSMPLXConfig
 from robosmplx_core.export.estimates_npz import EstimatesWriter
 from robosmplx_core.io.jsonl import write_frame_line
-from robosmplx_core.io.sources import FrameSource
+from robosmplx_core.io.sources import FrameSource, SourceItem
 from robosmplx_core.pipeline import Estimator, StageTimings
 from robosmplx_core.render.overlay import draw_overlay
 from robosmplx_core.types import Frame, PersonEstimate
@@ -97,25 +97,39 @@ def run_predict(source_spec: str, out_dir: Path, cfg: RoboSMPLXConfig, *, max_fr
     out_dir.mkdir(parents=True, exist_ok=True)
     npz, video = EstimatesWriter(), OverlayWriter(out_dir / "overlay.mp4", source.fps, mode=overlay, estimator=est)
     counts, track_ids, timings, skipped = [], set(), [], Counter()
+    waiting: deque[SourceItem] = deque()  # bad frames, written in order between good ones
+
+    def frames() -> Iterator[Frame]:
+        for item in source:
+            if item.image is None:
+                waiting.append(item)
+            else:
+                yield Frame(item.image, stamp_s=item.stamp_s, index=item.index)
+
+    def emit(index: int, stamp_s: float, image, persons: list[PersonEstimate], K, why: str = "") -> None:
+        write_frame_line(fh, index, stamp_s, persons, skipped=why or None)
+        video.write(image, persons, K)
+        counts.append(len(persons))
+        bar.update(1)
+        bar.set_postfix(persons=len(persons), tracks=len(track_ids))
+
+    def flush_skipped(before: float) -> None:
+        while waiting and waiting[0].index < before:
+            item = waiting.popleft()
+            skipped[item.skip_reason.split(": ", 1)[-1]] += 1
+            emit(item.index, item.stamp_s, None, [], None, item.skip_reason)
+
     t_start = time.perf_counter()
     bar = tqdm(total=len(source) or None, unit="frame", disable=not progress, desc=Path(source_spec).name)
     with open(out_dir / "estimates.jsonl", "w") as fh:
         try:
-            for item in source:
-                persons, K = [], None
-                if item.image is None:
-                    skipped[item.skip_reason.split(": ", 1)[-1]] += 1
-                else:
-                    frame = Frame(item.image, stamp_s=item.stamp_s, index=item.index)
-                    persons, K = est(frame), est.intrinsics(frame)
-                    timings.append(est.last_timings)
-                    track_ids.update(p.track_id for p in persons)
-                    npz.add(item.index, item.stamp_s, persons)
-                write_frame_line(fh, item.index, item.stamp_s, persons, skipped=item.skip_reason or None)
-                video.write(item.image, persons, K)
-                counts.append(len(persons))
-                bar.update(1)
-                bar.set_postfix(persons=len(persons), tracks=len(track_ids))
+            for frame, persons, stage_ms in est.stream(frames()):
+                flush_skipped(frame.index)
+                timings.append(stage_ms)
+                track_ids.update(p.track_id for p in persons)
+                npz.add(frame.index, frame.stamp_s, persons)
+                emit(frame.index, frame.stamp_s, frame.image, persons, est.intrinsics(frame))
+            flush_skipped(float("inf"))
         finally:
             bar.close()
             video.close()

@@ -168,6 +168,9 @@ def _open_session(model_path: Path, num_threads: Optional[int]):  # -> onnxrunti
     opts.log_severity_level = 3  # errors only (the converted graph triggers harmless shape warnings)
     if num_threads is not None:
         opts.intra_op_num_threads = num_threads
+    # ONNX Runtime's workers spin-wait after each run by default, stealing the core that
+    # MediaPipe and the solver need right after detection in the pipeline.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
     inputs = [i.name for i in session.get_inputs()]
     outputs = {o.name for o in session.get_outputs()}

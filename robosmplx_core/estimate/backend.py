@@ -6,7 +6,6 @@ The pipeline then runs the body model once for all persons (joints) and smooths 
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -14,6 +13,25 @@ from typing import Iterable, Optional
 import numpy as np
 
 from robosmplx_core.types import Frame, PartConfidence, SMPLXParams, Tracks
+
+
+@dataclass(frozen=True)
+class PersonObservation:
+    """What the first half of a backend saw of one tracked person (e.g. its landmarks).
+
+    Fields:
+        track_id, box_xyxy (4,) pixels, score: from the tracker.
+        evidence: backend-specific input of :meth:`PersonBackend.fit` (PersonLandmarks for
+            the landmarks backend).
+        support_box_xyxy: (4,) float32 box around the person's landmarks (pixels), used to
+            follow the person on frames without detection; None if unavailable.
+    """
+
+    track_id: int
+    box_xyxy: np.ndarray
+    score: float
+    evidence: object
+    support_box_xyxy: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
@@ -26,8 +44,6 @@ class PersonFit:
         score: detection confidence.
         params: batch of 1, camera frame.
         confidence: per-part confidence.
-        support_box_xyxy: (4,) float32 box around the person's landmarks (pixels), used to
-            follow the person on frames without detection; None if unavailable.
     """
 
     track_id: int
@@ -35,28 +51,24 @@ class PersonFit:
     score: float
     params: SMPLXParams
     confidence: PartConfidence
-    support_box_xyxy: Optional[np.ndarray] = None
-
-
-@dataclass(frozen=True)
-class BackendTimings:
-    """Milliseconds spent in the backend's parts for the last frame (all persons)."""
-
-    landmarks_ms: float = 0.0
-    solve_ms: float = 0.0
 
 
 class PersonBackend(ABC):
-    """Interface of an estimator backend (per-track state is dropped with the track)."""
+    """Interface of an estimator backend, in two halves so a streaming pipeline can overlap
+    them: ``observe`` (image work, per-track state, in frame order) and ``fit`` (model
+    fitting, stateless). Per-track state is dropped with the track."""
 
     @abstractmethod
+    def observe(self, frame: Frame, tracks: Tracks) -> list[PersonObservation]:
+        """Observations of the tracks that could be seen in ``frame``."""
+
+    @abstractmethod
+    def fit(self, observations: list[PersonObservation], K: np.ndarray) -> list[PersonFit]:
+        """SMPL-X fits in the camera frame (K: (3, 3) intrinsics)."""
+
     def __call__(self, frame: Frame, tracks: Tracks, K: np.ndarray) -> list[PersonFit]:
-        """Fits for the tracks that could be estimated in ``frame`` (K: (3, 3) intrinsics)."""
-
-    @property
-    @abstractmethod
-    def timings(self) -> BackendTimings:
-        """Timings of the last call."""
+        """``fit(observe(frame, tracks), K)``."""
+        return self.fit(self.observe(frame, tracks), K)
 
     def drop(self, track_ids: Iterable[int]) -> None:
         """Forget per-track state of dead tracks."""
@@ -86,7 +98,6 @@ class LandmarksBackend(PersonBackend):
     def __init__(self, *, pool, solver) -> None:
         self._pool = pool
         self._solver = solver
-        self._timings = BackendTimings()
 
     @classmethod
     def from_body_model(cls, model) -> "LandmarksBackend":
@@ -97,30 +108,26 @@ class LandmarksBackend(PersonBackend):
         return cls(pool=HolisticPool(), solver=LandmarkSolver.from_body_model(model))
 
     @property
-    def timings(self) -> BackendTimings:
-        return self._timings
-
-    @property
     def rejected_landmarks(self) -> int:
         """Landmark results refused because they belonged to another person's box."""
         return self._pool.rejected
 
-    def __call__(self, frame: Frame, tracks: Tracks, K: np.ndarray) -> list[PersonFit]:
-        fits: list[PersonFit] = []
-        lm_s = solve_s = 0.0
+    def observe(self, frame: Frame, tracks: Tracks) -> list[PersonObservation]:
+        seen = []
         for i, tid in enumerate(tracks.track_ids.tolist()):
-            t0 = time.perf_counter()
             lms = self._pool.process(frame.image, tid, tracks.boxes_xyxy[i])
-            t1 = time.perf_counter()
-            lm_s += t1 - t0
-            if lms is None:
-                continue
-            result = self._solver.solve(lms, K)
-            solve_s += time.perf_counter() - t1
-            fits.append(PersonFit(track_id=tid, box_xyxy=tracks.boxes_xyxy[i], score=float(tracks.scores[i]),
-                                  params=result.params, confidence=result.confidence,
-                                  support_box_xyxy=landmark_box(lms.pose_px, lms.pose_visibility)))
-        self._timings = BackendTimings(landmarks_ms=lm_s * 1e3, solve_ms=solve_s * 1e3)
+            if lms is not None:
+                seen.append(PersonObservation(track_id=tid, box_xyxy=tracks.boxes_xyxy[i],
+                                              score=float(tracks.scores[i]), evidence=lms,
+                                              support_box_xyxy=landmark_box(lms.pose_px, lms.pose_visibility)))
+        return seen
+
+    def fit(self, observations: list[PersonObservation], K: np.ndarray) -> list[PersonFit]:
+        fits = []
+        for ob in observations:
+            result = self._solver.solve(ob.evidence, K)
+            fits.append(PersonFit(track_id=ob.track_id, box_xyxy=ob.box_xyxy, score=ob.score,
+                                  params=result.params, confidence=result.confidence))
         return fits
 
     def drop(self, track_ids: Iterable[int]) -> None:

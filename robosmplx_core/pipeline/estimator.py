@@ -1,8 +1,15 @@
-"""Estimator: detect -> track -> estimate (backend) -> joints (body model) -> smooth.
+"""Estimator: detect -> track -> observe (backend) | fit (backend) -> joints -> smooth.
 
     estimator = Estimator.from_config(load_config())
     persons = estimator(Frame(image_rgb, stamp_s=t))        # list[PersonEstimate]
     estimator.last_timings.detect_ms, ...                   # per-stage milliseconds
+    for frame, persons in estimator.stream(frames): ...     # same results, higher throughput
+
+A frame goes through two halves: ``observe`` (detection, tracking, the backend's image work,
+e.g. MediaPipe) and ``finish`` (model fitting, joints, smoothing). ``stream`` runs ``finish``
+of frame t in a worker thread while ``observe`` handles frame t+1 (MediaPipe and ONNX Runtime
+release the GIL), which is how the pipeline keeps up with bare MediaPipe on 2 cores. Results
+and their order are identical to calling the estimator frame by frame.
 
 State (track ids, per-track landmark models and filters) belongs to the instance; ``reset()``
 clears it. Time comes from frame stamps only.
@@ -10,9 +17,11 @@ clears it. Time comes from frame stamps only.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -20,11 +29,11 @@ import torch
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.config import RoboSMPLXConfig
 from robosmplx_core.detect import Detector, SSDLitePersonDetector
-from robosmplx_core.estimate.backend import LandmarksBackend, PersonBackend, PersonFit
+from robosmplx_core.estimate.backend import LandmarksBackend, PersonBackend, PersonFit, PersonObservation
 from robosmplx_core.geometry.projection import default_intrinsics, perspective_projection
 from robosmplx_core.smoothing import SmoothingStage
 from robosmplx_core.track import ByteTracker
-from robosmplx_core.types import Detections, Frame, PersonEstimate, SMPLXParams
+from robosmplx_core.types import Detections, Frame, PersonEstimate, SMPLXParams, Tracks
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,23 @@ class StageTimings:
     body_model_ms: float = 0.0
     smooth_ms: float = 0.0
     total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class FrameObservation:
+    """The first half's result for one frame (input of :meth:`Estimator.finish`).
+
+    Fields:
+        frame: the input frame; K: (3, 3) intrinsics used; observations: per seen track;
+        dead_track_ids: tracks removed at this frame (their smoother state is dropped);
+        timings: the first half's stage timings (the rest are filled by ``finish``).
+    """
+
+    frame: Frame
+    K: np.ndarray
+    observations: list[PersonObservation]
+    dead_track_ids: tuple[int, ...]
+    timings: StageTimings
 
 
 def _backend_from_config(cfg: RoboSMPLXConfig, model: BodyModel) -> PersonBackend:
@@ -86,31 +112,92 @@ class Estimator:
 
     def __call__(self, frame: Frame) -> list[PersonEstimate]:
         """Estimates for the confirmed tracks of ``frame`` (possibly empty)."""
+        return self.finish(self.observe(frame))
+
+    def observe(self, frame: Frame) -> FrameObservation:
+        """First half: detect (or follow landmark boxes), track, backend image work."""
         t0 = time.perf_counter()
         K = self.intrinsics(frame)
-        use_detector = self._frames % self.detect_every_n_frames == 0 or self._support is None
+        # the detector also runs while tracks wait for confirmation (they need real detections)
+        use_detector = (self._frames % self.detect_every_n_frames == 0 or self._support is None
+                        or self.tracker.num_tentative > 0)
         detections = self.detector(frame) if use_detector else self._support
         t1 = time.perf_counter()
         tracks = self.tracker.update(detections, frame.stamp_s)
         dead = self.tracker.removed_ids
         if dead:
             self.backend.drop(dead)
-            self.smoother.drop(dead)
         t2 = time.perf_counter()
-        fits = self.backend(frame, tracks, K)
+        observations = self.backend.observe(frame, tracks)
         t3 = time.perf_counter()
-        persons = self._with_joints(fits, K)
-        t4 = time.perf_counter()
-        persons = self.smoother(persons, frame.stamp_s)
-        t5 = time.perf_counter()
-        self._support = self._support_detections(fits)
+        self._support = self._support_detections(tracks, observations)
         self._frames += 1
-        bt = self.backend.timings
-        self.last_timings = StageTimings(
-            detect_ms=(t1 - t0) * 1e3 if use_detector else 0.0, track_ms=(t2 - t1) * 1e3,
-            landmarks_ms=bt.landmarks_ms, solve_ms=bt.solve_ms, body_model_ms=(t4 - t3) * 1e3,
-            smooth_ms=(t5 - t4) * 1e3, total_ms=(t5 - t0) * 1e3)
+        timings = StageTimings(detect_ms=(t1 - t0) * 1e3 if use_detector else 0.0, track_ms=(t2 - t1) * 1e3,
+                               landmarks_ms=(t3 - t2) * 1e3, total_ms=(t3 - t0) * 1e3)
+        return FrameObservation(frame=frame, K=K, observations=observations, dead_track_ids=tuple(dead),
+                                timings=timings)
+
+    def finish(self, obs: FrameObservation) -> list[PersonEstimate]:
+        """Second half: fit, joints, smoothing; sets :attr:`last_timings`. Call in frame order."""
+        t0 = time.perf_counter()
+        if obs.dead_track_ids:
+            self.smoother.drop(obs.dead_track_ids)
+        fits = self.backend.fit(obs.observations, obs.K)
+        t1 = time.perf_counter()
+        persons = self._with_joints(fits, obs.K)
+        t2 = time.perf_counter()
+        persons = self.smoother(persons, obs.frame.stamp_s)
+        t3 = time.perf_counter()
+        self.last_timings = replace(obs.timings, solve_ms=(t1 - t0) * 1e3, body_model_ms=(t2 - t1) * 1e3,
+                                    smooth_ms=(t3 - t2) * 1e3, total_ms=obs.timings.total_ms + (t3 - t0) * 1e3)
         return persons
+
+    def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, list[PersonEstimate], StageTimings]]:
+        """Estimates for a sequence of frames, in order, with ``finish`` in a worker thread.
+
+        Yields (frame, persons, timings) per frame; exceptions of either half are re-raised
+        here. The worker holds at most two frames, so memory stays bounded.
+        """
+        todo: queue.Queue = queue.Queue(maxsize=2)
+        done: queue.Queue = queue.Queue(maxsize=2)
+        end = object()
+
+        def worker() -> None:
+            while (obs := todo.get()) is not end:
+                try:
+                    done.put((obs.frame, self.finish(obs), self.last_timings))
+                except BaseException as exc:  # handed to the caller's thread
+                    done.put(exc)
+                    return
+            done.put(end)
+
+        thread = threading.Thread(target=worker, name="robosmplx-finish", daemon=True)
+        thread.start()
+        pending = 0
+        try:
+            for frame in frames:
+                todo.put(self.observe(frame))
+                pending += 1
+                while pending and (pending >= 2 or not done.empty()):
+                    yield self._take(done)
+                    pending -= 1
+            todo.put(end)
+            while pending:
+                yield self._take(done)
+                pending -= 1
+        finally:
+            if thread.is_alive():  # consumer stopped early: let the worker finish and exit
+                try:
+                    todo.put_nowait(end)
+                except queue.Full:
+                    pass
+
+    @staticmethod
+    def _take(done: queue.Queue) -> tuple[Frame, list[PersonEstimate], StageTimings]:
+        item = done.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def _with_joints(self, fits: list[PersonFit], K: np.ndarray) -> list[PersonEstimate]:
         if not fits:
@@ -125,9 +212,12 @@ class Estimator:
                 for i, f in enumerate(fits)]
 
     @staticmethod
-    def _support_detections(fits: list[PersonFit]) -> Optional[Detections]:
-        boxes = [f.support_box_xyxy for f in fits if f.support_box_xyxy is not None]
-        if not boxes:
+    def _support_detections(tracks: Tracks, observations: list[PersonObservation]) -> Optional[Detections]:
+        """Boxes that stand in for detections on the next frame without the detector: the
+        landmarks' box where the backend saw the person, else the track's own box."""
+        by_id = {ob.track_id: ob for ob in observations if ob.support_box_xyxy is not None}
+        if len(tracks) == 0:
             return None
-        scores = [f.score for f in fits if f.support_box_xyxy is not None]
-        return Detections(np.stack(boxes), np.asarray(scores, np.float32))
+        boxes = [by_id[t].support_box_xyxy if t in by_id else tracks.boxes_xyxy[i]
+                 for i, t in enumerate(tracks.track_ids.tolist())]
+        return Detections(np.stack(boxes), tracks.scores)

@@ -188,6 +188,11 @@ class ByteTracker:
                             tracks_removed=self._tracks_removed)
 
     @property
+    def num_tentative(self) -> int:
+        """Tracks started but not yet confirmed (they need detections on the next frames)."""
+        return int(np.count_nonzero(self._tracks.status == _TENTATIVE))
+
+    @property
     def lost_ids(self) -> tuple[int, ...]:
         """Ids of confirmed tracks currently lost (not reported, but may still be re-found)."""
         t = self._tracks
