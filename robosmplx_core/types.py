@@ -36,6 +36,9 @@ _PARAM_SHAPES: dict[str, str] = {
     "transl": "3",
 }
 ROTATION_FIELDS = tuple(k for k, v in _PARAM_SHAPES.items() if v.endswith("3 3"))
+# trailing shapes for the fast check; None marks the free-sized betas/expression (one dim)
+_FIXED_TAILS = tuple(tuple(int(x) for x in v.split()) if v[0].isdigit() else None for v in _PARAM_SHAPES.values())
+_FAST_DTYPES = (torch.float32, torch.float64)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class SMPLXParams:
     transl: torch.Tensor
 
     def __post_init__(self) -> None:
-        dims: dict[str, int] = {}
+        if self._valid_fast():
+            return
+        dims: dict[str, int] = {}  # detailed checks, only to name what is wrong
         for name, spec in _PARAM_SHAPES.items():
             value = getattr(self, name)
             if not isinstance(value, torch.Tensor):
@@ -74,6 +79,19 @@ class SMPLXParams:
             dims = check_shape(value, f"B {spec}", name=f"SMPLXParams.{name}", dims=dims)
             check_float(value, name=f"SMPLXParams.{name}")
             check_finite(value, name=f"SMPLXParams.{name}")
+
+    def _valid_fast(self) -> bool:
+        """True when every field is a finite CPU float tensor of the right shape (one numpy
+        pass, ~10x cheaper than the detailed checks; stages build these every frame)."""
+        values = [getattr(self, name) for name in _PARAM_SHAPES]
+        if not all(isinstance(v, torch.Tensor) and v.device.type == "cpu" and v.dtype in _FAST_DTYPES
+                   and not v.requires_grad for v in values):
+            return False
+        b = values[0].shape[0] if values[0].ndim else -1
+        for v, tail in zip(values, _FIXED_TAILS):
+            if v.shape[0:1] != (b,) or (v.ndim != 2 if tail is None else tuple(v.shape[1:]) != tail):
+                return False
+        return bool(np.isfinite(np.concatenate([v.numpy().reshape(-1) for v in values])).all())
 
     @property
     def batch_size(self) -> int:
