@@ -44,6 +44,7 @@ setup(
     entry_points={
         "console_scripts": [
             "robosmplx = robosmplx_core.cli:main",
+            "robosmplx-node = robosmplx_ros.node:main",
         ]
     },
 )

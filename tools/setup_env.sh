@@ -46,6 +46,15 @@ if ! stamp_ok msgs "$H" || ! "$VENV/bin/python" -c "import robosmplx.msg" 2>/dev
   stamp_set msgs "$H"
 fi
 
+# tf2_msgs has no wheel: a one-message local build with the official type hash (for /tf).
+H=$(hash_of "$ROOT/tools/build_tf2_msgs.sh" "$ROOT/requirements.txt")
+if ! stamp_ok tf2_msgs "$H" || ! "$VENV/bin/python" -c "import tf2_msgs.msg" 2>/dev/null; then
+  echo "setup: building a minimal tf2_msgs (TFMessage) into the venv (~10 s)"
+  bash "$ROOT/tools/fix_cmake_paths.sh" "$VENV"
+  bash "$ROOT/tools/build_tf2_msgs.sh" "$VENV" "$ROOT/build/tf2_msgs"
+  stamp_set tf2_msgs "$H"
+fi
+
 PIP="$VENV/bin/pip" bash "$ROOT/tools/fetch_media.sh" >/dev/null
 # Person detector: converted once to ONNX into the cache (about a minute, in a throwaway venv);
 # when the file is present and matches its .sha256 this returns at once and prints nothing.
