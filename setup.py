@@ -45,6 +45,7 @@ setup(
         "console_scripts": [
             "robosmplx = robosmplx_core.cli:main",
             "robosmplx-node = robosmplx_ros.node:main",
+            "robosmplx-bag = robosmplx_ros.bag:main",
         ]
     },
 )

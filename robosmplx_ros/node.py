@@ -15,7 +15,8 @@ latest-frame slot (a frame still waiting there is dropped and counted); one work
 the :class:`Estimator` and publishes. Bad input (unknown encoding, size mismatch, empty image,
 undecodable compressed data, zero-focal camera_info, a stamp older than the last image) is
 skipped, counted per kind and warned about at most once per ``warn_throttle_s`` per kind.
-Parameters: :mod:`robosmplx_ros.params`.
+Parameters: :mod:`robosmplx_ros.params`. The per-image work itself (:class:`FrameProcessor`) is
+shared with the offline bag processor :mod:`robosmplx_ros.bag`.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from std_msgs.msg import Header
 from robosmplx_core.pipeline.estimator import Estimator
 from robosmplx_core.types import Frame
 from robosmplx_ros.convert import (BadInputError, camera_info_to_K, copy_header, image_to_frame, stamp_ns)
-from robosmplx_ros.outputs import OutputPublisher
-from robosmplx_ros.params import declare_parameters
+from robosmplx_ros.outputs import FrameOutputs, OutputBuilder, OutputPublisher
+from robosmplx_ros.params import NodeParams, declare_parameters
 
 try:
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -84,19 +85,60 @@ class LatestFrameSlot:
             self._cond.notify_all()
 
 
+class FrameProcessor:
+    """The node's per-image work without threads or topics, shared with the bag processor
+    (:mod:`robosmplx_ros.bag`) so a bag gets exactly what the node publishes.
+
+    :meth:`intake` (image message -> Frame + Header: stale check, ``camera_frame``, latest K,
+    running index) and :meth:`camera_info` run in the node's callbacks; :meth:`process`
+    (Estimator, then every output message) in its worker. Both raise a
+    :class:`BadInputError` subclass for bad input.
+    """
+
+    def __init__(self, params: NodeParams) -> None:
+        self.params = params
+        self.estimator = Estimator.from_config(params.core_config())
+        self.outputs = OutputBuilder(params, self.estimator.body_model)
+        self.images = 0  # image messages seen, good or bad (the next frame's index)
+        self._K: Optional[np.ndarray] = None
+        self._last_stamp_ns: Optional[int] = None
+
+    def camera_info(self, msg: CameraInfo) -> None:
+        """Use ``msg``'s K for the following images."""
+        self._K = camera_info_to_K(msg)
+
+    def intake(self, msg: Image | CompressedImage) -> tuple[Frame, Header]:
+        """Count, check and convert one image message (the header carries the outputs' stamp)."""
+        self.images += 1
+        t_ns = stamp_ns(msg.header.stamp)
+        if self._last_stamp_ns is not None and t_ns < self._last_stamp_ns:
+            raise StaleImageError(f"image stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} is "
+                                  "older than the last image's; skipped (is the source looping or a bag "
+                                  "replaying without --clock?)")
+        header = copy_header(msg.header, self.params.camera_frame or None)
+        frame = image_to_frame(msg, K=self._K, index=self.images - 1, frame_id=header.frame_id)
+        self._last_stamp_ns = t_ns
+        return frame, header
+
+    def process(self, frame: Frame, header: Header) -> FrameOutputs:
+        """Run the estimator on one frame and build every output message."""
+        obs = self.estimator.observe(frame)
+        persons = self.estimator.finish(obs)
+        return self.outputs.build(frame, header, persons, obs.dead_track_ids, obs.K)
+
+
 class MocapNode(Node):
     """Adapter between camera topics and the core :class:`Estimator` (see module docstring)."""
 
     def __init__(self, *, node_name: str = "robosmplx", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.params = declare_parameters(self)
-        self.estimator = Estimator.from_config(self.params.core_config())
-        self.outputs = OutputPublisher(self, self.params, self.estimator.body_model)
+        self.processor = FrameProcessor(self.params)
+        self.estimator = self.processor.estimator
+        self.outputs = OutputPublisher(self, self.processor.outputs)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self._lock = threading.Lock()
         self._last_warn: dict[str, float] = {}
-        self._K: Optional[np.ndarray] = None
-        self._last_stamp_ns: Optional[int] = None
         self._last = {"persons": 0, "latency_ms": 0.0}
         self._rate = (time.monotonic(), 0)  # (start, frames processed then) for fps
         self._slot = LatestFrameSlot()
@@ -122,24 +164,16 @@ class MocapNode(Node):
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._count("frames_received")
         try:
-            t_ns = stamp_ns(msg.header.stamp)
-            if self._last_stamp_ns is not None and t_ns < self._last_stamp_ns:
-                raise StaleImageError(f"image stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} is "
-                                      "older than the last image's; skipped (is the source looping or a bag "
-                                      "replaying without --clock?)")
-            header = copy_header(msg.header, self.params.camera_frame or None)
-            frame = image_to_frame(msg, K=self._K, index=self.counters["frames_received"] - 1,
-                                   frame_id=header.frame_id)
+            frame, header = self.processor.intake(msg)
         except BadInputError as exc:
             self._bad(exc)
             return
-        self._last_stamp_ns = t_ns
         if self._slot.put((frame, header, time.monotonic())):
             self._count("frames_dropped")
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self._K = camera_info_to_K(msg)
+            self.processor.camera_info(msg)
         except BadInputError as exc:
             self._bad(exc)
 
@@ -158,12 +192,11 @@ class MocapNode(Node):
                 self._warn("processing_errors", f"processing an image failed: {type(exc).__name__}: {exc}")
 
     def _process(self, frame: Frame, header: Header, t_received: float) -> None:
-        obs = self.estimator.observe(frame)
-        persons = self.estimator.finish(obs)
-        self.outputs.publish(frame, header, persons, obs.dead_track_ids, obs.K)
+        outputs = self.processor.process(frame, header)
+        self.outputs.publish(outputs)
         with self._lock:
             self.counters["frames_processed"] += 1
-            self._last = {"persons": len(persons), "latency_ms": (time.monotonic() - t_received) * 1e3}
+            self._last = {"persons": len(outputs.persons), "latency_ms": (time.monotonic() - t_received) * 1e3}
 
     # -- counters, warnings, diagnostics ----------------------------------------------------
     def _count(self, key: str) -> None:

@@ -22,34 +22,42 @@ import numpy as np
 from robosmplx_core.estimate.landmarks import PersonLandmarks
 from robosmplx_core.geometry.boxes import box_iou
 
-CROP_EXPAND = 1.3       # crop = track box scaled by this about its centre (context for the models)
-CROP_MIN_SIDE_PX = 256  # small people are enlarged to this (MediaPipe finds no pose below ~100 px)
-CROP_MAX_SIDE_PX = 640  # large crops are shrunk (frames wider than ~1000 px gave no pose at all)
+CROP_EXPAND = 1.3       # crop = square around the track box, its longer side times this
+CROP_SIZE_PX = 384      # every crop is resampled to this square size: small people are enlarged
+                        # (MediaPipe finds no pose below ~100 px), large ones shrunk (frames wider
+                        # than ~1000 px gave no pose), and MediaPipe always sees one input size
+                        # (varying sizes made each instance's buffer pools grow without bound)
 MIN_BOX_IOU = 0.3       # landmarks' box vs the track box: below this, they belong to someone else
 VISIBLE = 0.5
 
 
 @dataclass(frozen=True)
 class CropWindow:
-    """Where a crop came from: full-image pixel window and the scale to the resized crop."""
+    """A square window of the full image (may extend past its borders, padded black).
 
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    scale: float  # resized crop pixels per full-image pixel
+    Fields: x0, y0 top-left corner and side, full-image pixels; scale = crop pixels per
+    full-image pixel (CROP_SIZE_PX / side).
+    """
+
+    x0: float
+    y0: float
+    side: float
+    scale: float
 
 
-def crop_window(box_xyxy: np.ndarray, width: int, height: int) -> CropWindow:
-    """The expanded, clipped window around a (4,) box and its resize factor."""
+def crop_window(box_xyxy: np.ndarray) -> CropWindow:
+    """The square window around a (4,) xyxy box, CROP_EXPAND times its longer side."""
     cx, cy = (box_xyxy[0] + box_xyxy[2]) / 2, (box_xyxy[1] + box_xyxy[3]) / 2
-    half_w = max(box_xyxy[2] - box_xyxy[0], 1.0) * CROP_EXPAND / 2
-    half_h = max(box_xyxy[3] - box_xyxy[1], 1.0) * CROP_EXPAND / 2
-    x0, y0 = int(max(0, np.floor(cx - half_w))), int(max(0, np.floor(cy - half_h)))
-    x1, y1 = int(min(width, np.ceil(cx + half_w))), int(min(height, np.ceil(cy + half_h)))
-    side = max(x1 - x0, y1 - y0, 1)
-    scale = float(np.clip(side, CROP_MIN_SIDE_PX, CROP_MAX_SIDE_PX)) / side
-    return CropWindow(x0, y0, max(x1, x0 + 1), max(y1, y0 + 1), scale)
+    side = max(box_xyxy[2] - box_xyxy[0], box_xyxy[3] - box_xyxy[1], 1.0) * CROP_EXPAND
+    return CropWindow(float(cx - side / 2), float(cy - side / 2), float(side), CROP_SIZE_PX / float(side))
+
+
+def extract_crop(image: np.ndarray, win: CropWindow) -> np.ndarray:
+    """(CROP_SIZE_PX, CROP_SIZE_PX, 3) uint8 resampling of ``win`` from ``image`` (H, W, 3)."""
+    m = np.array([[win.scale, 0.0, -win.x0 * win.scale], [0.0, win.scale, -win.y0 * win.scale]])
+    interp = cv2.INTER_AREA if win.scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, m, (CROP_SIZE_PX, CROP_SIZE_PX), flags=interp,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
 @contextlib.contextmanager
@@ -84,33 +92,33 @@ class HolisticPool:
         self._det_conf = min_detection_confidence
         self._trk_conf = min_tracking_confidence
         self._instances: dict[int, object] = {}
+        self._spare: list = []  # reset instances of dead tracks, reused before creating new ones
         self.rejected = 0  # landmarks refused because they did not fit the track's box
 
     def _instance(self, track_id: int):
         if track_id not in self._instances:
-            with quiet_native_stderr():
-                self._instances[track_id] = self._holistic_cls(
-                    static_image_mode=False, model_complexity=1, refine_face_landmarks=False,
-                    min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
+            if self._spare:  # reuse a dead track's instance: memory stays at the peak track count
+                self._instances[track_id] = self._spare.pop()
+            else:
+                with quiet_native_stderr():
+                    self._instances[track_id] = self._holistic_cls(
+                        static_image_mode=False, model_complexity=1, refine_face_landmarks=False,
+                        min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
         return self._instances[track_id]
 
     def process(self, image: np.ndarray, track_id: int, box_xyxy: np.ndarray) -> Optional[PersonLandmarks]:
         """Landmarks of the person in ``box_xyxy`` (4,) of ``image`` (H, W, 3) RGB, or None."""
-        h, w = image.shape[:2]
-        win = crop_window(np.asarray(box_xyxy, np.float64), w, h)
-        crop = image[win.y0:win.y1, win.x0:win.x1]
-        size = (max(1, round(crop.shape[1] * win.scale)), max(1, round(crop.shape[0] * win.scale)))
-        crop = np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR))
+        win = crop_window(np.asarray(box_xyxy, np.float64))
+        crop = extract_crop(image, win)
         holistic = self._instance(track_id)
         with quiet_native_stderr():  # sub-models load lazily and log when a hand/face first appears
             res = holistic.process(crop)
         if res.pose_landmarks is None or res.pose_world_landmarks is None:
             return None
-        cw, ch = crop.shape[1] / win.scale, crop.shape[0] / win.scale  # crop size in full-image px
         offset = np.array([win.x0, win.y0, 0.0], np.float32)
 
         def to_full(lms, count: int) -> Optional[np.ndarray]:
-            return None if lms is None else _points(lms, count, cw, ch) + offset
+            return None if lms is None else _points(lms, count, win.side, win.side) + offset
 
         pose = to_full(res.pose_landmarks, 33)
         vis = np.array([p.visibility for p in res.pose_landmarks.landmark], np.float32)
@@ -132,15 +140,26 @@ class HolisticPool:
         return float(box_iou(lm_box, box_xyxy[None])[0, 0]) >= MIN_BOX_IOU
 
     def drop(self, track_ids) -> None:
-        """Close and forget the instances of these track ids."""
+        """Release the instances of these track ids; they are reset and kept for new tracks
+        (MediaPipe Holistic costs ~250 MB per instance, and closing one does not give all of
+        it back to the OS, so creating one per new track grew memory without bound)."""
         for tid in list(track_ids):
             inst = self._instances.pop(int(tid), None)
             if inst is not None:
-                inst.close()
+                with quiet_native_stderr():
+                    inst.reset()
+                self._spare.append(inst)
 
     def reset(self) -> None:
-        """Close every instance."""
+        """Release every instance (kept for reuse)."""
         self.drop(list(self._instances))
+
+    def close(self) -> None:
+        """Close every instance, live or spare."""
+        self.reset()
+        for inst in self._spare:
+            inst.close()
+        self._spare.clear()
 
     def __len__(self) -> int:
         return len(self._instances)
