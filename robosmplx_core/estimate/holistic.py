@@ -11,6 +11,7 @@ offline: 0 and 2 download their models at first use).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 from dataclasses import dataclass
@@ -58,6 +59,16 @@ def extract_crop(image: np.ndarray, win: CropWindow) -> np.ndarray:
     interp = cv2.INTER_AREA if win.scale < 1.0 else cv2.INTER_LINEAR
     return cv2.warpAffine(image, m, (CROP_SIZE_PX, CROP_SIZE_PX), flags=interp,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+def _release_free_memory() -> None:
+    """Give freed native memory back to the OS (glibc keeps MediaPipe's released buffers in its
+    arenas otherwise; measured: 30 instance create/close cycles 121 -> 548 MB RSS, back to
+    140 MB after malloc_trim). A no-op where glibc is not the allocator."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 @contextlib.contextmanager
@@ -149,6 +160,7 @@ class HolisticPool:
                 with quiet_native_stderr():
                     inst.reset()
                 self._spare.append(inst)
+        _release_free_memory()
 
     def reset(self) -> None:
         """Release every instance (kept for reuse)."""
