@@ -1,0 +1,1 @@
+"""RoboSMPLX networks: one subnetwork design parameterised by a part spec (body, hand, face)."""
