@@ -134,7 +134,7 @@ class SmoothingConfig:
     """
 
     enabled: bool = True
-    rotation: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=1.5, beta=0.3))
+    rotation: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=1.0, beta=2.0))
     translation: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=1.0, beta=0.7))
     betas: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=0.1, beta=0.0))
     expression: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff_hz=2.0, beta=0.5))
@@ -151,11 +151,16 @@ class PipelineConfig:
         the streaming pipeline at >= 0.8x bare MediaPipe throughput on 2 cores; new people
         are picked up within 3 frames.
     default_fov_deg: horizontal field of view assumed when a frame has no intrinsics K.
+    max_tracking_instances: landmarks backend: MediaPipe Holistic instances in tracking mode,
+        one per track (~200 MB each); tracks beyond this share one single-image instance
+        (slower per person, no temporal state) until one is free. Bounds memory at this + 1
+        instances.
     """
 
     backend: str = "landmarks"
     detect_every_n_frames: int = 3
     default_fov_deg: float = 60.0
+    max_tracking_instances: int = 4
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -164,6 +169,9 @@ class PipelineConfig:
             raise ValueError(f"pipeline.detect_every_n_frames: expected >= 1, got {self.detect_every_n_frames}")
         if not 1.0 <= self.default_fov_deg <= 170.0:
             raise ValueError(f"pipeline.default_fov_deg: expected 1..170 degrees, got {self.default_fov_deg}")
+        if self.max_tracking_instances < 1:
+            raise ValueError("pipeline.max_tracking_instances: expected >= 1 (MediaPipe instances in "
+                             f"tracking mode), got {self.max_tracking_instances}")
 
 
 def _check_unit(name: str, value: float) -> None:

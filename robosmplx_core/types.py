@@ -9,15 +9,18 @@ construction and raises ``ValueError`` naming the field and the expected shape.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeVar
 
 import numpy as np
 import torch
 
 from robosmplx_core.checks import check_finite, check_float, check_shape
 from robosmplx_core.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+_T = TypeVar("_T")
 
 NUM_BODY_JOINTS = 21
 NUM_HAND_JOINTS = 15
@@ -182,6 +185,18 @@ class SMPLXParams:
         if not items:
             raise ValueError("SMPLXParams.cat: empty list")
         return SMPLXParams(**{k: torch.cat([getattr(p, k) for p in items]) for k in _PARAM_SHAPES})
+
+
+def replace_unchecked(record: _T, **changes: object) -> _T:
+    """``dataclasses.replace`` without re-running validation (internal, for hot paths).
+
+    Only for stages whose new field values have, by construction, the shapes, dtypes and
+    finiteness of the validated record they replace (e.g. the smoother's filtered copies).
+    """
+    out = copy.copy(record)
+    for name, value in changes.items():
+        object.__setattr__(out, name, value)
+    return out
 
 
 def _array(value: object, spec: str, name: str, dtype: type) -> np.ndarray:

@@ -26,6 +26,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "model_dir": ("", "body_model.model_dir: folder with smplx/SMPLX_NEUTRAL.npz; '' = config, "
                       "$ROBOSMPLX_MODEL_DIR, then the procedural stand-in"),
     "max_persons": (0, "detector.max_persons: most persons per image; 0 = from the config"),
+    "max_tracking_instances": (0, "pipeline.max_tracking_instances: MediaPipe instances in tracking "
+                                  "mode (~200 MB each; more tracks share one); 0 = from the config"),
     "image_transport": ("raw", "'raw' subscribes image (sensor_msgs/Image), 'compressed' subscribes "
                                "image/compressed (sensor_msgs/CompressedImage)"),
     "camera_frame": ("", "frame id of every output; '' = the image header's frame_id"),
@@ -51,6 +53,7 @@ class NodeParams:
     backend: str
     model_dir: str
     max_persons: int
+    max_tracking_instances: int
     image_transport: str
     camera_frame: str
     publish_joint_states: bool
@@ -67,8 +70,9 @@ class NodeParams:
         if self.image_transport not in IMAGE_TRANSPORTS:
             raise ValueError(f"parameter image_transport: expected one of {IMAGE_TRANSPORTS}, "
                              f"got {self.image_transport!r}")
-        if self.max_persons < 0:
-            raise ValueError(f"parameter max_persons: expected >= 0 (0 = from the config), got {self.max_persons}")
+        for name in ("max_persons", "max_tracking_instances"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"parameter {name}: expected >= 0 (0 = from the config), got {getattr(self, name)}")
         if self.diagnostics_period_s <= 0 or self.warn_throttle_s < 0:
             raise ValueError("parameters diagnostics_period_s must be > 0 and warn_throttle_s >= 0")
 
@@ -81,6 +85,8 @@ class NodeParams:
             out.append(f"body_model.model_dir={self.model_dir}")
         if self.max_persons:
             out.append(f"detector.max_persons={self.max_persons}")
+        if self.max_tracking_instances:
+            out.append(f"pipeline.max_tracking_instances={self.max_tracking_instances}")
         return out + [o for o in self.overrides if o]
 
     def core_config(self) -> RoboSMPLXConfig:
@@ -95,7 +101,7 @@ def _descriptor(name: str, default: Any, text: str) -> ParameterDescriptor:
     extra = {}
     if name == "image_transport":
         extra["additional_constraints"] = "one of: " + ", ".join(IMAGE_TRANSPORTS)
-    if name == "max_persons":
+    if name in ("max_persons", "max_tracking_instances"):
         extra["integer_range"] = [IntegerRange(from_value=0, to_value=1000, step=1)]
     return ParameterDescriptor(name=name, type=ptype, description=text, read_only=True, **extra)
 

@@ -100,12 +100,14 @@ class LandmarksBackend(PersonBackend):
         self._solver = solver
 
     @classmethod
-    def from_body_model(cls, model) -> "LandmarksBackend":
-        """Build with a fresh Holistic pool and a solver for ``model`` (a BodyModel)."""
+    def from_body_model(cls, model, *, max_tracking_instances: int = 4) -> "LandmarksBackend":
+        """Build with a fresh Holistic pool (see ``HolisticPool``) and a solver for ``model``
+        (a BodyModel)."""
         from robosmplx_core.estimate.holistic import HolisticPool
         from robosmplx_core.estimate.solver import LandmarkSolver
 
-        return cls(pool=HolisticPool(), solver=LandmarkSolver.from_body_model(model))
+        return cls(pool=HolisticPool(max_tracking_instances=max_tracking_instances),
+                   solver=LandmarkSolver.from_body_model(model))
 
     @property
     def rejected_landmarks(self) -> int:

@@ -2,7 +2,11 @@
 
 One instance per track keeps MediaPipe's internal tracking per person, so hands and faces
 never jump between people (a single instance put both hands on the wrong person on a
-two-person photo). Landmarks are mapped back to full-image pixels and rejected when they do
+two-person photo). Each instance costs ~200 MB, so at most ``max_tracking_instances`` exist;
+tracks beyond that share one single-image (``static_image_mode``) instance, which keeps no
+state between calls (so nothing can carry over from one person to the next) but runs
+MediaPipe's person detector on every call. A track gets a tracking instance as soon as one
+is free. Memory is therefore bounded by ``max_tracking_instances + 1`` instances. Landmarks are mapped back to full-image pixels and rejected when they do
 not belong to the track's box (a crop holding two people can yield the other person).
 Models: MediaPipe 0.10.21's bundled ones, ``model_complexity=1`` (the only one that works
 offline: 0 and 2 download their models at first use).
@@ -94,28 +98,58 @@ def _points(landmark_list, count: int, w: float, h: float) -> np.ndarray:
 
 
 class HolisticPool:
-    """Holistic instances keyed by track id; ``drop`` closes those of dead tracks."""
+    """Holistic instances keyed by track id, at most ``max_tracking_instances`` of them.
 
-    def __init__(self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+    Args:
+        max_tracking_instances: tracking-mode instances (>= 1; ~200 MB each); tracks beyond
+            this share one single-image instance until one is free.
+        min_detection_confidence, min_tracking_confidence: MediaPipe's thresholds.
+    """
+
+    def __init__(self, *, max_tracking_instances: int = 4, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5) -> None:
         import mediapipe as mp  # heavy import, only when the landmarks backend is used
 
+        if max_tracking_instances < 1:
+            raise ValueError(f"HolisticPool: max_tracking_instances must be >= 1, got {max_tracking_instances}")
         self._holistic_cls = mp.solutions.holistic.Holistic
         self._det_conf = min_detection_confidence
         self._trk_conf = min_tracking_confidence
+        self.max_tracking_instances = int(max_tracking_instances)
         self._instances: dict[int, object] = {}
         self._spare: list = []  # reset instances of dead tracks, reused before creating new ones
+        self._created = 0  # tracking instances ever created (live + spare)
+        self._shared: Optional[object] = None  # single-image instance for tracks over the cap
         self.rejected = 0  # landmarks refused because they did not fit the track's box
+        self.shared_calls = 0  # crops processed by the shared instance (tracks over the cap)
+
+    def _new(self, *, static: bool):
+        with quiet_native_stderr():
+            return self._holistic_cls(
+                static_image_mode=static, model_complexity=1, refine_face_landmarks=False,
+                min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
 
     def _instance(self, track_id: int):
-        if track_id not in self._instances:
-            if self._spare:  # reuse a dead track's instance: memory stays at the peak track count
-                self._instances[track_id] = self._spare.pop()
-            else:
-                with quiet_native_stderr():
-                    self._instances[track_id] = self._holistic_cls(
-                        static_image_mode=False, model_complexity=1, refine_face_landmarks=False,
-                        min_detection_confidence=self._det_conf, min_tracking_confidence=self._trk_conf)
-        return self._instances[track_id]
+        inst = self._instances.get(track_id)
+        if inst is not None:
+            return inst
+        if self._spare:  # reuse a dead track's instance
+            inst = self._spare.pop()
+        elif self._created < self.max_tracking_instances:
+            inst = self._new(static=False)
+            self._created += 1
+        else:  # over the cap: the shared single-image instance, until a tracking one is free
+            if self._shared is None:
+                self._shared = self._new(static=True)
+            self.shared_calls += 1
+            return self._shared
+        self._instances[track_id] = inst
+        return inst
+
+    @property
+    def num_instances(self) -> int:
+        """MediaPipe instances that exist now (tracking ones, live or spare, plus the shared one)."""
+        return self._created + (self._shared is not None)
 
     def process(self, image: np.ndarray, track_id: int, box_xyxy: np.ndarray) -> Optional[PersonLandmarks]:
         """Landmarks of the person in ``box_xyxy`` (4,) of ``image`` (H, W, 3) RGB, or None."""
@@ -152,8 +186,7 @@ class HolisticPool:
 
     def drop(self, track_ids) -> None:
         """Release the instances of these track ids; they are reset and kept for new tracks
-        (MediaPipe Holistic costs ~250 MB per instance, and closing one does not give all of
-        it back to the OS, so creating one per new track grew memory without bound)."""
+        (closing one does not give all of its memory back to the OS)."""
         for tid in list(track_ids):
             inst = self._instances.pop(int(tid), None)
             if inst is not None:
@@ -167,11 +200,14 @@ class HolisticPool:
         self.drop(list(self._instances))
 
     def close(self) -> None:
-        """Close every instance, live or spare."""
+        """Close every instance, live, spare or shared."""
         self.reset()
-        for inst in self._spare:
+        for inst in self._spare + ([self._shared] if self._shared is not None else []):
             inst.close()
         self._spare.clear()
+        self._shared = None
+        self._created = 0
 
     def __len__(self) -> int:
+        """Tracks that hold a tracking instance now."""
         return len(self._instances)

@@ -67,8 +67,11 @@ class FrameObservation:
 
 
 def _backend_from_config(cfg: RoboSMPLXConfig, model: BodyModel) -> PersonBackend:
-    builders = {"landmarks": LandmarksBackend.from_body_model}  # a literal dict, not a registry
-    return builders[cfg.pipeline.backend](model)
+    builders = {  # a literal dict, not a registry
+        "landmarks": lambda: LandmarksBackend.from_body_model(
+            model, max_tracking_instances=cfg.pipeline.max_tracking_instances),
+    }
+    return builders[cfg.pipeline.backend]()
 
 
 class Estimator:

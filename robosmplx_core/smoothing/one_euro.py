@@ -76,9 +76,11 @@ def as_float64(x: ArrayLike, *, name: str) -> tuple[np.ndarray, Callable[[np.nda
     return arr, restore
 
 
-def check_params(min_cutoff_hz: float, beta: float, d_cutoff_hz: float, *, name: str) -> None:
-    """Raise ``ValueError`` unless both cutoffs are > 0 and ``beta`` >= 0."""
-    if not (min_cutoff_hz > 0 and d_cutoff_hz > 0 and beta >= 0):
+def check_params(min_cutoff_hz: float | np.ndarray, beta: float | np.ndarray,
+                 d_cutoff_hz: float | np.ndarray, *, name: str) -> None:
+    """Raise ``ValueError`` unless both cutoffs are > 0 and ``beta`` >= 0 (every entry)."""
+    if not (np.all(np.asarray(min_cutoff_hz) > 0) and np.all(np.asarray(d_cutoff_hz) > 0)
+            and np.all(np.asarray(beta) >= 0)):
         raise ValueError(f"{name}: expected min_cutoff_hz > 0, d_cutoff_hz > 0 and beta >= 0, got "
                          f"{min_cutoff_hz}, {d_cutoff_hz}, {beta}; see OneEuroConfig")
 
@@ -91,6 +93,11 @@ def check_stamp(stamp_s: float, *, name: str) -> float:
     return stamp
 
 
+def _param(value: float | np.ndarray) -> float | np.ndarray:
+    """A filter parameter as a float, or as a float64 array when given per row."""
+    return value.astype(np.float64) if isinstance(value, np.ndarray) else float(value)
+
+
 class OneEuroFilter:
     """One Euro filter for a vector signal ``(..., D)``; state is per instance.
 
@@ -98,6 +105,9 @@ class OneEuroFilter:
         min_cutoff_hz: cutoff at rest (> 0); lower = smoother, more lag when slow.
         beta: speed coefficient (>= 0, in 1 / units of x); higher = less lag when fast.
         d_cutoff_hz: cutoff of the speed estimate (> 0).
+            Each of the three is a float or a float64 array broadcastable against the
+            per-vector cutoff ``(..., 1)`` (e.g. ``(R, 1)``: own parameters per row), so
+            quantities with different parameters can share one filter call.
         vector_speed: False (the reference filter applied per channel): one adaptive cutoff
             per channel from ``|dx_hat|`` of that channel. True: one cutoff per vector from
             the Euclidean norm of ``dx_hat`` over the last axis; rotation-invariant, use it
@@ -109,12 +119,12 @@ class OneEuroFilter:
             ``(..., 1)`` (1 for the first sample, 0 for a skipped one); None before any sample.
     """
 
-    def __init__(self, *, min_cutoff_hz: float, beta: float, d_cutoff_hz: float,
-                 vector_speed: bool = False) -> None:
+    def __init__(self, *, min_cutoff_hz: float | np.ndarray, beta: float | np.ndarray,
+                 d_cutoff_hz: float | np.ndarray, vector_speed: bool = False) -> None:
         check_params(min_cutoff_hz, beta, d_cutoff_hz, name="OneEuroFilter")
-        self.min_cutoff_hz = float(min_cutoff_hz)
-        self.beta = float(beta)
-        self.d_cutoff_hz = float(d_cutoff_hz)
+        self.min_cutoff_hz = _param(min_cutoff_hz)
+        self.beta = _param(beta)
+        self.d_cutoff_hz = _param(d_cutoff_hz)
         self.vector_speed = bool(vector_speed)
         self.num_skipped = 0
         self.reset()

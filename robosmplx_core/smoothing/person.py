@@ -5,7 +5,8 @@ What is filtered, per track (each quantity with its own :class:`OneEuroConfig`):
       eyes), on SO(3), in one vectorised call (``rotation`` parameters, beta in s/rad);
     - ``transl`` (``translation`` parameters, one cutoff from the speed norm in m/s);
     - ``betas`` and ``expression`` (per coefficient);
-    - ``joints3d``: filtered like a translation (stacked with ``transl`` in one call), one
+    - ``joints3d``: filtered like a translation (in one call with ``transl``, betas and
+      expression, each block with its own parameters), one
       cutoff per joint from its speed in m/s.
       They are NOT recomputed from the smoothed parameters (this stage has no body model),
       so they agree with forward kinematics of the smoothed parameters only approximately;
@@ -22,7 +23,6 @@ Time comes from the frame stamp; repeated or backwards stamps return the previou
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Iterable, Optional
 
 import numpy as np
@@ -31,7 +31,7 @@ import torch
 from robosmplx_core.config import OneEuroConfig, SmoothingConfig
 from robosmplx_core.smoothing.one_euro import OneEuroFilter, check_stamp
 from robosmplx_core.smoothing.so3 import SO3OneEuroFilter
-from robosmplx_core.types import ROTATION_FIELDS, PersonEstimate, SMPLXParams
+from robosmplx_core.types import ROTATION_FIELDS, PersonEstimate, SMPLXParams, replace_unchecked
 
 __all__ = ["PersonSmoother", "SmoothingStage"]
 
@@ -57,19 +57,40 @@ def _to_tensor(arr: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 def _stack_rotations(params: SMPLXParams) -> np.ndarray:
     """All rotation fields of a B = 1 ``params`` as float64 ``(55, 3, 3)``, in ROTATION_FIELDS order."""
+    ref = params.global_orient
+    if ref.device.type == "cpu" and ref.dtype in _NUMPY_DTYPES:  # no torch ops: ~3x cheaper
+        parts = [getattr(params, name).detach().numpy().reshape(-1, 3, 3) for name in ROTATION_FIELDS]
+        return np.concatenate(parts).astype(np.float64)
     return _to_numpy(torch.cat([getattr(params, name).reshape(-1, 3, 3) for name in ROTATION_FIELDS]))
 
 
 def _unstack_rotations(rotmats: np.ndarray, like: SMPLXParams) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`_stack_rotations`: field name -> tensor shaped, typed and placed as in ``like``."""
+    """Inverse of :func:`_stack_rotations`: field name -> tensor shaped, typed and placed as in ``like``.
+
+    One conversion for all 55 rotations; the fields share its memory.
+    """
+    ref = like.global_orient
+    np_dtype = _NUMPY_DTYPES.get(ref.dtype) if ref.device.type == "cpu" else None
+    if np_dtype is not None:
+        converted = rotmats.astype(np_dtype)
+        split = lambda start, count, shape: torch.from_numpy(converted[start:start + count].reshape(shape))  # noqa: E731
+    else:
+        all_rot = _to_tensor(rotmats, ref)
+        split = lambda start, count, shape: all_rot[start:start + count].view(shape)  # noqa: E731
     out: dict[str, torch.Tensor] = {}
     start = 0
     for name in ROTATION_FIELDS:
-        ref = getattr(like, name)
-        count = ref.numel() // 9
-        out[name] = _to_tensor(rotmats[start:start + count].reshape(ref.shape), ref)
+        shape = getattr(like, name).shape
+        count = shape.numel() // 9
+        out[name] = split(start, count, shape)
         start += count
     return out
+
+
+def _row_params(cfgs: list[tuple[OneEuroConfig, int]]) -> dict[str, np.ndarray]:
+    """Per-row One Euro parameters ``(R, 1)`` for consecutive blocks of ``count`` rows."""
+    return {key: np.concatenate([np.full((count, 1), getattr(cfg, key)) for cfg, count in cfgs])
+            for key in ("min_cutoff_hz", "beta", "d_cutoff_hz")}
 
 
 class PersonSmoother:
@@ -85,10 +106,11 @@ class PersonSmoother:
     def __init__(self, *, rotation: OneEuroConfig, translation: OneEuroConfig,
                  betas: OneEuroConfig, expression: OneEuroConfig) -> None:
         self._rotations = SO3OneEuroFilter.from_config(rotation)
-        # transl and joints3d together: (1 + J, 3), one cutoff per row from its speed in m/s.
-        self._positions = OneEuroFilter.from_config(translation, vector_speed=True)
-        self._betas = OneEuroFilter.from_config(betas)
-        self._expression = OneEuroFilter.from_config(expression)
+        self._configs = (translation, betas, expression)
+        # transl, joints3d, betas and expression share one filter call: rows of 3 with their
+        # own parameters; a coefficient c is the row (c, 0, 0), whose speed norm is |dc/dt|,
+        # exactly the per-coefficient filter. Built on the first estimate (sizes known then).
+        self._linear: Optional[OneEuroFilter] = None
         self._joints2d_hat: Optional[np.ndarray] = None
 
     @classmethod
@@ -104,9 +126,18 @@ class PersonSmoother:
 
     def reset(self) -> None:
         """Forget the track's history; the next estimate passes through."""
-        for f in (self._rotations, self._positions, self._betas, self._expression):
-            f.reset()
+        self._rotations.reset()
+        self._linear = None
         self._joints2d_hat = None
+
+    def _linear_filter(self, num_joints: int, num_betas: int, num_expression: int) -> OneEuroFilter:
+        """The shared filter for rows [transl, joints3d, betas, expression]."""
+        if self._linear is None:
+            translation, betas, expression = self._configs
+            params = _row_params([(translation, 1 + num_joints), (betas, num_betas),
+                                  (expression, num_expression)])
+            self._linear = OneEuroFilter(**params, vector_speed=True)
+        return self._linear
 
     def __call__(self, person: PersonEstimate, stamp_s: float) -> PersonEstimate:
         """Smooth one estimate of this track taken at ``stamp_s`` seconds.
@@ -121,27 +152,36 @@ class PersonSmoother:
         stamp = check_stamp(stamp_s, name="PersonSmoother stamp_s")
         p = person.params  # validated finite by SMPLXParams / PersonEstimate
         fields = _unstack_rotations(self._rotations.filter_array(_stack_rotations(p), stamp), p)
-        positions = np.concatenate([_to_numpy(p.transl), person.joints3d], dtype=np.float64)
-        positions = self._positions.filter_array(positions, stamp)
-        fields["transl"] = _to_tensor(positions[:1], p.transl)
-        fields["betas"] = _to_tensor(self._betas.filter_array(_to_numpy(p.betas), stamp), p.betas)
-        fields["expression"] = _to_tensor(
-            self._expression.filter_array(_to_numpy(p.expression), stamp), p.expression)
-        joints2d = self._smooth_joints2d(person.joints2d.astype(np.float64))
-        return dataclasses.replace(
-            person, params=dataclasses.replace(p, **fields),
-            joints3d=positions[1:].astype(np.float32), joints2d=joints2d.astype(np.float32))
+        nj, nb, ne = len(person.joints3d), p.betas.shape[-1], p.expression.shape[-1]
+        rows = np.zeros((1 + nj + nb + ne, 3))
+        rows[0] = _to_numpy(p.transl).reshape(3)
+        rows[1:1 + nj] = person.joints3d
+        rows[1 + nj:1 + nj + nb, 0] = _to_numpy(p.betas).reshape(nb)
+        rows[1 + nj + nb:, 0] = _to_numpy(p.expression).reshape(ne)
+        try:
+            rows = self._linear_filter(nj, nb, ne).filter_array(rows, stamp)
+        except ValueError as exc:
+            raise ValueError(f"PersonSmoother: {exc}") from None
+        fields["transl"] = _to_tensor(rows[:1], p.transl)
+        fields["betas"] = _to_tensor(rows[1 + nj:1 + nj + nb, 0].reshape(p.betas.shape), p.betas)
+        fields["expression"] = _to_tensor(rows[1 + nj + nb:, 0].reshape(p.expression.shape), p.expression)
+        joints2d = self._smooth_joints2d(person.joints2d.astype(np.float64), nj)
+        # Same shapes, dtypes and devices as the validated input, finite by construction.
+        return replace_unchecked(
+            person, params=replace_unchecked(p, **fields),
+            joints3d=rows[1:1 + nj].astype(np.float32), joints2d=joints2d.astype(np.float32))
 
-    def _smooth_joints2d(self, joints2d: np.ndarray) -> np.ndarray:
+    def _smooth_joints2d(self, joints2d: np.ndarray, num_joints: int) -> np.ndarray:
         """``(J, 2)`` pixels, smoothed with the weights the joints3d rows just got."""
-        alpha = self._positions.last_alpha  # (1 + J, 1): 1 first sample, 0 skipped stamp
+        alpha = self._linear.last_alpha if self._linear is not None else None  # (R, 1)
         if self._joints2d_hat is None or alpha is None:
             self._joints2d_hat = joints2d.copy()
         elif joints2d.shape != self._joints2d_hat.shape:
             raise ValueError(f"PersonEstimate.joints2d: expected shape {self._joints2d_hat.shape} as on "
                              f"the track's first estimate, got {joints2d.shape}; call reset() first")
         else:
-            self._joints2d_hat = alpha[1:] * joints2d + (1.0 - alpha[1:]) * self._joints2d_hat
+            a = alpha[1:1 + num_joints]  # 1 on the first sample, 0 on a skipped stamp
+            self._joints2d_hat = a * joints2d + (1.0 - a) * self._joints2d_hat
         return self._joints2d_hat
 
 
