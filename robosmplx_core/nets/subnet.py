@@ -1,0 +1,212 @@
+"""One subnetwork design for body, hand and face, parameterised by a ``PartSpec`` (paper sec. 4).
+
+``PartSubnetwork``: crop ``(B, 3, S, S)`` -> backbone F ``(B, C, S/8, S/8)`` -> Localization
+Module (LF, joints K, part maps S) -> regressor on ``concat(F, LF)``.
+
+Regressor (one-shot, not HMR's iterative error feedback, so the exported graph is a plain
+feed-forward pass): 1 x 1 conv ``C + J D -> hidden`` + BN + ReLU, 3 x 3 conv stride 2 + BN +
+ReLU, global average pool, ``Linear(hidden, mlp) + ReLU``, then one linear layer whose output is
+split into the spec's groups: R 6D rotations, betas, expression, camera ``(s, tx, ty)`` and, for
+``part_only=True``, the part-only global orientation (one 6D), betas and camera. That last layer
+starts with zero weights and the mean as bias, so an untrained network predicts the mean:
+identity rotations, zero betas/expression and camera ``(s0, 0, 0)`` (``MEAN_CAMERA_SCALE``).
+
+Outputs are in the crop: joints are normalised crop coordinates (``localization``), the camera
+is the weak-perspective crop camera of ``geometry.camera``; 6D rotations use the two-column
+layout of ``geometry.rotations``. ``forward`` checks its input and returns ``SubnetOutput``;
+``forward_flat`` is the unchecked export path returning tensors in ``output_names`` order.
+
+Glossary: B batch, S crop side, C feature channels, J joints, D volume depth, P parts,
+R rotations, NB betas, NE expression coefficients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from robosmplx_core.checks import check_shape
+from robosmplx_core.nets._ops import identity_rot6d, rot6d_to_rotmat_export
+from robosmplx_core.nets.backbones import FEATURE_STRIDE, build_backbone
+from robosmplx_core.nets.backbones._common import conv_bn_relu
+from robosmplx_core.nets.config import SubnetConfig
+from robosmplx_core.nets.images import check_network_images, normalize_images
+from robosmplx_core.nets.localization import LocalizationModule
+from robosmplx_core.nets.specs import PartSpec
+
+__all__ = ["MEAN_CAMERA_SCALE", "PartSubnetwork", "SubnetOutput", "normalize_images"]
+
+MEAN_CAMERA_SCALE: dict[str, float] = {"body": 0.9, "hand": 7.0, "face": 7.0}
+"""Initial weak-perspective scale s per part: a ~1.8 m body or ~0.25 m hand/face filling its
+(enlarged) crop, i.e. s ~ 2 / (extent in metres x crop enlargement)."""
+
+
+@dataclass(frozen=True)
+class SubnetOutput:
+    """One subnetwork's predictions for B crops (all in the crop's frame).
+
+    Fields:
+        rot6d: (B, R, 6) 6D rotations (two columns), spec order (body: global + 21 body joints;
+            hand: 15 fingers; face: jaw).
+        rotmats: (B, R, 3, 3) the same as rotation matrices.
+        joints: (B, J, 3) soft-argmax joints K, normalised crop coordinates in [-1, 1].
+        segm_logits: (B, P + 1, S/4, S/4) part segmentation logits, channel 0 = background.
+        features: (B, C) global average of the backbone feature map F (for analysis/embeddings).
+        betas: (B, NB) shape (body: always; hand/face: the part-only branch), else None.
+        expression: (B, NE) expression coefficients (face), else None.
+        camera: (B, 3) weak-perspective crop camera (s, tx, ty) (body: always; hand/face: the
+            part-only branch), else None.
+        global_orient: (B, 3, 3) part-only global orientation (hand/face with part_only=True),
+            else None; the body's global orientation is ``rotmats[:, 0]``.
+    """
+
+    rot6d: torch.Tensor
+    rotmats: torch.Tensor
+    joints: torch.Tensor
+    segm_logits: torch.Tensor
+    features: torch.Tensor
+    betas: Optional[torch.Tensor] = None
+    expression: Optional[torch.Tensor] = None
+    camera: Optional[torch.Tensor] = None
+    global_orient: Optional[torch.Tensor] = None
+
+    @property
+    def batch_size(self) -> int:
+        """B."""
+        return int(self.rot6d.shape[0])
+
+    def select(self, index: slice | torch.Tensor) -> "SubnetOutput":
+        """Rows ``index`` of every field (batch dimension kept)."""
+        return SubnetOutput(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+                               for f in dataclasses.fields(self)})  # fmt: skip
+
+
+def _head_layout(spec: PartSpec, part_only: bool) -> list[tuple[str, int]]:
+    """(name, flat size) of each group of the regressor's last layer, in order."""
+    layout = [("rot6d", spec.num_rotations * 6)]
+    if spec.num_betas:
+        layout.append(("betas", spec.num_betas))
+    if spec.num_expression:
+        layout.append(("expression", spec.num_expression))
+    if spec.has_camera:
+        layout.append(("camera", 3))
+    if part_only:
+        layout += [("global_orient", 6), ("betas", spec.part_num_betas), ("camera", 3)]
+    return layout
+
+
+def _head_mean(layout: Sequence[tuple[str, int]], camera_scale: float) -> torch.Tensor:
+    parts = []
+    for name, size in layout:
+        if name in ("rot6d", "global_orient"):
+            parts.append(identity_rot6d(size // 6))
+        elif name == "camera":
+            parts.append(torch.tensor([camera_scale, 0.0, 0.0]))
+        else:
+            parts.append(torch.zeros(size))
+    return torch.cat(parts)
+
+
+class PartSubnetwork(nn.Module):
+    """Body, Hand or Face subnetwork, depending only on ``spec`` (module docstring).
+
+    Args:
+        spec: the part spec (``nets.specs.BODY_SPEC`` / ``HAND_SPEC`` / ``FACE_SPEC``).
+        backbone: key of ``nets.backbones.BACKBONES``.
+        feature_channels: C of F (512 in the paper).
+        heatmap_depth: D of the joint volumes (32 in the paper).
+        hidden_channels, segm_channels, mlp_channels: widths of the regressor / segmentation
+            branch / regressor MLP.
+        input_size: crop side S; ``None`` keeps ``spec.input_size``. A multiple of 32.
+        part_only: add the part-only branches (global orientation, betas, camera) for
+            part-specific training; only for specs with ``part_only_branches``.
+    """
+
+    def __init__(
+        self, spec: PartSpec, *, backbone: str = "resnet50", feature_channels: int = 512,
+        heatmap_depth: int = 32, hidden_channels: int = 256, segm_channels: int = 128,
+        mlp_channels: int = 1024, input_size: int | None = None, part_only: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if part_only and not spec.part_only_branches:
+            raise ValueError(f"PartSubnetwork: the {spec.name!r} spec has no part-only branches; "
+                             "build it with part_only=False")  # fmt: skip
+        size = spec.input_size if input_size is None else input_size
+        if size < 32 or size % 32:
+            raise ValueError(f"PartSubnetwork: input_size must be a positive multiple of 32, got {size}")
+        self.spec = dataclasses.replace(spec, input_size=size)
+        self.part_only = part_only
+        self.backbone = build_backbone(backbone, out_channels=feature_channels)
+        self.localization = LocalizationModule(in_channels=feature_channels, num_joints=spec.num_joints,
+                                               num_parts=spec.num_parts, depth=heatmap_depth,
+                                               segm_channels=segm_channels)  # fmt: skip
+        self.regressor_conv = nn.Sequential(
+            conv_bn_relu(feature_channels + self.localization.lf_channels, hidden_channels, kernel=1),
+            conv_bn_relu(hidden_channels, hidden_channels, kernel=3, stride=2),
+        )
+        self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels, mlp_channels), nn.ReLU(inplace=True))
+        self._layout = _head_layout(spec, part_only)
+        self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
+        nn.init.zeros_(self.regressor_out.weight)
+        with torch.no_grad():
+            self.regressor_out.bias.copy_(_head_mean(self._layout, MEAN_CAMERA_SCALE[spec.name]))
+        order = ("rot6d", "rotmats", "joints", "segm_logits", "features", "betas", "expression", "camera",
+                 "global_orient")  # fmt: skip
+        present = {"rot6d", "rotmats", "joints", "segm_logits", "features"} | {n for n, _ in self._layout}
+        self.output_names: tuple[str, ...] = tuple(n for n in order if n in present)
+
+    @classmethod
+    def from_config(cls, spec: PartSpec, config: SubnetConfig, *, part_only: bool = False) -> "PartSubnetwork":
+        """Build from a :class:`~robosmplx_core.nets.config.SubnetConfig`."""
+        return cls(spec, backbone=config.backbone, feature_channels=config.feature_channels,
+                   heatmap_depth=config.heatmap_depth, hidden_channels=config.hidden_channels,
+                   segm_channels=config.segm_channels, mlp_channels=config.mlp_channels,
+                   input_size=config.input_size, part_only=part_only)  # fmt: skip
+
+    @property
+    def input_size(self) -> int:
+        """S, the crop side in pixels."""
+        return self.spec.input_size
+
+    @property
+    def feature_size(self) -> int:
+        """Side of F (S / 8)."""
+        return self.spec.input_size // FEATURE_STRIDE
+
+    def forward(self, images: torch.Tensor) -> SubnetOutput:
+        """Normalised float RGB crops ``(B, 3, S, S)`` (``nets.images.normalize_images``) -> outputs.
+
+        Raises:
+            ValueError: wrong rank, channel count/order, dtype or crop size (the message says how
+                to fix it).
+        """
+        check_network_images(images, size=self.input_size)
+        return self.unflatten(self.forward_flat(images))
+
+    def forward_flat(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Export path: ``(B, 3, S, S)`` -> tensors in ``self.output_names`` order (no checks)."""
+        features = self.backbone(images)
+        loc = self.localization(features)
+        hidden = self.regressor_conv(torch.cat([features, loc.lf], dim=1)).mean(dim=(2, 3))
+        flat = self.regressor_out(self.regressor_mlp(hidden))
+        groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
+        rot6d = groups["rot6d"].unflatten(1, (self.spec.num_rotations, 6))
+        values = dict(groups, rot6d=rot6d, rotmats=rot6d_to_rotmat_export(rot6d), joints=loc.joints,
+                      segm_logits=loc.segm_logits, features=features.mean(dim=(2, 3)))  # fmt: skip
+        if "global_orient" in values:
+            values["global_orient"] = rot6d_to_rotmat_export(values["global_orient"])
+        return tuple(values[name] for name in self.output_names)
+
+    def unflatten(self, flat: Sequence[torch.Tensor]) -> SubnetOutput:
+        """Tensors in ``output_names`` order (``forward_flat`` or an ONNX runner) -> ``SubnetOutput``."""
+        if len(flat) != len(self.output_names):
+            raise ValueError(f"unflatten: expected {len(self.output_names)} tensors {self.output_names}, "
+                             f"got {len(flat)}")  # fmt: skip
+        out = SubnetOutput(**dict(zip(self.output_names, flat)))
+        dims = check_shape(out.rotmats, f"B {self.spec.num_rotations} 3 3", name="rotmats")
+        check_shape(out.joints, f"B {self.spec.num_joints} 3", name="joints", dims=dims)
+        return out

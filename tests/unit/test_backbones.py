@@ -1,0 +1,57 @@
+"""Backbones: F at 1/8 resolution with the requested channels, every batch size, literal table."""
+
+import pytest
+import torch
+
+from robosmplx_core.nets.backbones import BACKBONES, DRND54Backbone, LightBackbone, ResNet50Backbone, build_backbone
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_table_is_literal_and_complete():
+    assert BACKBONES == {"resnet50": ResNet50Backbone, "drn_d_54": DRND54Backbone, "light": LightBackbone}
+
+
+@pytest.mark.parametrize("batch", [0, 1, 4])
+def test_light_backbone_shapes(batch):
+    net = build_backbone("light", out_channels=24).eval()
+    with torch.no_grad():
+        out = net(torch.randn(batch, 3, 128, 128))
+    assert out.shape == (batch, 24, 16, 16)
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_light_backbone_output_strides(output_stride):
+    net = LightBackbone(out_channels=16, output_stride=output_stride, width_mult=0.5).eval()
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, 64, 64)).shape == (1, 16, 8, 8)
+
+
+def test_paper_backbones_give_512x32x32_at_256px():
+    """ResNet-50 and DRN-D-54 at the paper's size: F in R^{512 x 32 x 32}."""
+    x = torch.randn(1, 3, 256, 256)
+    for name in ("resnet50", "drn_d_54"):
+        net = build_backbone(name, out_channels=512).eval()
+        with torch.no_grad():
+            assert net(x).shape == (1, 512, 32, 32), name
+
+
+def test_resnet_output_stride_32_is_upsampled_to_one_eighth():
+    net = ResNet50Backbone(out_channels=8, output_stride=32).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 64, 64)).shape == (2, 8, 8, 8)
+
+
+def test_errors_say_what_is_valid():
+    with pytest.raises(ValueError, match="drn_d_54"):
+        build_backbone("resnet18")
+    with pytest.raises(ValueError, match="output_stride"):
+        ResNet50Backbone(output_stride=4)
+    with pytest.raises(ValueError, match="out_channels"):
+        build_backbone("light", out_channels=0)
