@@ -25,6 +25,7 @@ class SubnetConfig:
     mlp_channels: width of the regressor's hidden fully connected layer.
     input_size: crop side in pixels; ``None`` keeps the spec's ``input_size`` (256). Must be a
         multiple of 32 (F is at 1/8, the regressor halves it once more).
+    use_localization: False drops the Localization Module (the ablation baseline of table 11).
     """
 
     backbone: str = "resnet50"
@@ -34,6 +35,7 @@ class SubnetConfig:
     segm_channels: int = 128
     mlp_channels: int = 1024
     input_size: int | None = None
+    use_localization: bool = True
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:

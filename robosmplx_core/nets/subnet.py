@@ -9,7 +9,11 @@ ReLU, global average pool, ``Linear(hidden, mlp) + ReLU``, then one linear layer
 split into the spec's groups: R 6D rotations, betas, expression, camera ``(s, tx, ty)`` and, for
 ``part_only=True``, the part-only global orientation (one 6D), betas and camera. That last layer
 starts with zero weights and the mean as bias, so an untrained network predicts the mean:
-identity rotations, zero betas/expression and camera ``(s0, 0, 0)`` (``MEAN_CAMERA_SCALE``).
+identity rotations (the body's global orientation: ``UPRIGHT_ROTMAT``, a person upright and
+facing the camera), zero betas/expression and camera ``(s0, 0, 0)`` (``MEAN_CAMERA_SCALE``).
+
+``use_localization=False`` builds the ablation baseline of table 11: no Localization Module,
+the regressor reads F alone, and ``joints`` / ``segm_logits`` are None.
 
 Outputs are in the crop: joints are normalised crop coordinates (``localization``), the camera
 is the weak-perspective crop camera of ``geometry.camera``; 6D rotations use the two-column
@@ -40,6 +44,10 @@ from robosmplx_core.nets.specs import PartSpec
 
 __all__ = ["MEAN_CAMERA_SCALE", "PartSubnetwork", "SubnetOutput", "normalize_images"]
 
+UPRIGHT_ROTMAT = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, -1.0))
+"""Initial body global orientation: pi about x. The SMPL-X rest pose has y up and faces +z;
+in the camera frame (y down, z forward) this stands the body upright, facing the camera."""
+
 MEAN_CAMERA_SCALE: dict[str, float] = {"body": 0.9, "hand": 7.0, "face": 7.0}
 """Initial weak-perspective scale s per part: a ~1.8 m body or ~0.25 m hand/face filling its
 (enlarged) crop, i.e. s ~ 2 / (extent in metres x crop enlargement)."""
@@ -53,8 +61,10 @@ class SubnetOutput:
         rot6d: (B, R, 6) 6D rotations (two columns), spec order (body: global + 21 body joints;
             hand: 15 fingers; face: jaw).
         rotmats: (B, R, 3, 3) the same as rotation matrices.
-        joints: (B, J, 3) soft-argmax joints K, normalised crop coordinates in [-1, 1].
-        segm_logits: (B, P + 1, S/4, S/4) part segmentation logits, channel 0 = background.
+        joints: (B, J, 3) soft-argmax joints K, normalised crop coordinates in [-1, 1]; None
+            without the Localization Module.
+        segm_logits: (B, P + 1, S/4, S/4) part segmentation logits, channel 0 = background;
+            None without the Localization Module.
         features: (B, C) global average of the backbone feature map F (for analysis/embeddings).
         betas: (B, NB) shape (body: always; hand/face: the part-only branch), else None.
         expression: (B, NE) expression coefficients (face), else None.
@@ -66,8 +76,8 @@ class SubnetOutput:
 
     rot6d: torch.Tensor
     rotmats: torch.Tensor
-    joints: torch.Tensor
-    segm_logits: torch.Tensor
+    joints: Optional[torch.Tensor]
+    segm_logits: Optional[torch.Tensor]
     features: torch.Tensor
     betas: Optional[torch.Tensor] = None
     expression: Optional[torch.Tensor] = None
@@ -99,13 +109,16 @@ def _head_layout(spec: PartSpec, part_only: bool) -> list[tuple[str, int]]:
     return layout
 
 
-def _head_mean(layout: Sequence[tuple[str, int]], camera_scale: float) -> torch.Tensor:
+def _head_mean(layout: Sequence[tuple[str, int]], spec: PartSpec) -> torch.Tensor:
     parts = []
     for name, size in layout:
-        if name in ("rot6d", "global_orient"):
+        if name == "rot6d" and spec.name == "body":  # global orientation upright, then the body joints
+            upright = torch.tensor(UPRIGHT_ROTMAT)[:, :2].T.reshape(6)
+            parts += [upright, identity_rot6d(size // 6 - 1)]
+        elif name in ("rot6d", "global_orient"):
             parts.append(identity_rot6d(size // 6))
         elif name == "camera":
-            parts.append(torch.tensor([camera_scale, 0.0, 0.0]))
+            parts.append(torch.tensor([MEAN_CAMERA_SCALE[spec.name], 0.0, 0.0]))
         else:
             parts.append(torch.zeros(size))
     return torch.cat(parts)
@@ -124,12 +137,15 @@ class PartSubnetwork(nn.Module):
         input_size: crop side S; ``None`` keeps ``spec.input_size``. A multiple of 32.
         part_only: add the part-only branches (global orientation, betas, camera) for
             part-specific training; only for specs with ``part_only_branches``.
+        use_localization: False drops the Localization Module (ablation baseline; the
+            whole-body assembly needs it for the body).
     """
 
     def __init__(
         self, spec: PartSpec, *, backbone: str = "resnet50", feature_channels: int = 512,
         heatmap_depth: int = 32, hidden_channels: int = 256, segm_channels: int = 128,
         mlp_channels: int = 1024, input_size: int | None = None, part_only: bool = False,
+        use_localization: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         if part_only and not spec.part_only_branches:
@@ -141,11 +157,16 @@ class PartSubnetwork(nn.Module):
         self.spec = dataclasses.replace(spec, input_size=size)
         self.part_only = part_only
         self.backbone = build_backbone(backbone, out_channels=feature_channels)
-        self.localization = LocalizationModule(in_channels=feature_channels, num_joints=spec.num_joints,
-                                               num_parts=spec.num_parts, depth=heatmap_depth,
-                                               segm_channels=segm_channels)  # fmt: skip
+        self.use_localization = use_localization
+        self.localization: Optional[LocalizationModule] = None
+        lf_channels = 0
+        if use_localization:
+            self.localization = LocalizationModule(in_channels=feature_channels, num_joints=spec.num_joints,
+                                                   num_parts=spec.num_parts, depth=heatmap_depth,
+                                                   segm_channels=segm_channels)  # fmt: skip
+            lf_channels = self.localization.lf_channels
         self.regressor_conv = nn.Sequential(
-            conv_bn_relu(feature_channels + self.localization.lf_channels, hidden_channels, kernel=1),
+            conv_bn_relu(feature_channels + lf_channels, hidden_channels, kernel=1),
             conv_bn_relu(hidden_channels, hidden_channels, kernel=3, stride=2),
         )
         self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels, mlp_channels), nn.ReLU(inplace=True))
@@ -153,10 +174,12 @@ class PartSubnetwork(nn.Module):
         self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
         nn.init.zeros_(self.regressor_out.weight)
         with torch.no_grad():
-            self.regressor_out.bias.copy_(_head_mean(self._layout, MEAN_CAMERA_SCALE[spec.name]))
+            self.regressor_out.bias.copy_(_head_mean(self._layout, spec))
         order = ("rot6d", "rotmats", "joints", "segm_logits", "features", "betas", "expression", "camera",
                  "global_orient")  # fmt: skip
-        present = {"rot6d", "rotmats", "joints", "segm_logits", "features"} | {n for n, _ in self._layout}
+        present = {"rot6d", "rotmats", "features"} | {n for n, _ in self._layout}
+        if use_localization:
+            present |= {"joints", "segm_logits"}
         self.output_names: tuple[str, ...] = tuple(n for n in order if n in present)
 
     @classmethod
@@ -165,7 +188,8 @@ class PartSubnetwork(nn.Module):
         return cls(spec, backbone=config.backbone, feature_channels=config.feature_channels,
                    heatmap_depth=config.heatmap_depth, hidden_channels=config.hidden_channels,
                    segm_channels=config.segm_channels, mlp_channels=config.mlp_channels,
-                   input_size=config.input_size, part_only=part_only)  # fmt: skip
+                   input_size=config.input_size, part_only=part_only,
+                   use_localization=config.use_localization)  # fmt: skip
 
     @property
     def input_size(self) -> int:
@@ -190,13 +214,15 @@ class PartSubnetwork(nn.Module):
     def forward_flat(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Export path: ``(B, 3, S, S)`` -> tensors in ``self.output_names`` order (no checks)."""
         features = self.backbone(images)
-        loc = self.localization(features)
-        hidden = self.regressor_conv(torch.cat([features, loc.lf], dim=1)).mean(dim=(2, 3))
+        loc = self.localization(features) if self.localization is not None else None
+        inputs = torch.cat([features, loc.lf], dim=1) if loc is not None else features
+        hidden = self.regressor_conv(inputs).mean(dim=(2, 3))
         flat = self.regressor_out(self.regressor_mlp(hidden))
         groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
         rot6d = groups["rot6d"].unflatten(1, (self.spec.num_rotations, 6))
-        values = dict(groups, rot6d=rot6d, rotmats=rot6d_to_rotmat_export(rot6d), joints=loc.joints,
-                      segm_logits=loc.segm_logits, features=features.mean(dim=(2, 3)))  # fmt: skip
+        values = dict(groups, rot6d=rot6d, rotmats=rot6d_to_rotmat_export(rot6d), features=features.mean(dim=(2, 3)))
+        if loc is not None:
+            values.update(joints=loc.joints, segm_logits=loc.segm_logits)
         if "global_orient" in values:
             values["global_orient"] = rot6d_to_rotmat_export(values["global_orient"])
         return tuple(values[name] for name in self.output_names)
@@ -206,7 +232,8 @@ class PartSubnetwork(nn.Module):
         if len(flat) != len(self.output_names):
             raise ValueError(f"unflatten: expected {len(self.output_names)} tensors {self.output_names}, "
                              f"got {len(flat)}")  # fmt: skip
-        out = SubnetOutput(**dict(zip(self.output_names, flat)))
+        out = SubnetOutput(**dict({"joints": None, "segm_logits": None}, **dict(zip(self.output_names, flat))))
         dims = check_shape(out.rotmats, f"B {self.spec.num_rotations} 3 3", name="rotmats")
-        check_shape(out.joints, f"B {self.spec.num_joints} 3", name="joints", dims=dims)
+        if out.joints is not None:
+            check_shape(out.joints, f"B {self.spec.num_joints} 3", name="joints", dims=dims)
         return out

@@ -138,6 +138,9 @@ class WholeBodyNetwork(nn.Module):
         super().__init__()
         for net, spec, role in ((body, BODY_SPEC, "body"), (hand, HAND_SPEC, "hand"), (face, FACE_SPEC, "face")):
             _expect_spec(net, spec, role)
+        if not body.use_localization:
+            raise ValueError("WholeBodyNetwork: the body subnetwork must have its Localization Module "
+                             "(part boxes come from its joints); build it with use_localization=True")
         self.body, self.hand, self.face = body, hand, face
         self.body_box_scale, self.min_part_box_px = float(body_box_scale), float(min_part_box_px)
         self.part_box_scales = (float(hand_box_scale), float(hand_box_scale), float(face_box_scale))

@@ -8,7 +8,7 @@ from robosmplx_core.nets._ops import mirror_rotmat, rot6d_to_rotmat_export
 from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, normalize_images
 from robosmplx_core.nets.specs import BODY_SPEC, FACE_SPEC, HAND_SPEC
-from robosmplx_core.nets.subnet import MEAN_CAMERA_SCALE, PartSubnetwork
+from robosmplx_core.nets.subnet import MEAN_CAMERA_SCALE, UPRIGHT_ROTMAT, PartSubnetwork
 from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
 
 
@@ -41,8 +41,12 @@ def test_shapes_and_mean_init(spec, part_only):
         assert (out.expression is None) == (spec.num_expression == 0)
         assert (out.camera is not None) == (spec.has_camera or part_only)
         assert (out.global_orient is not None) == part_only
-    # untrained: the mean -- identity rotations, zero betas/expression, camera (s0, 0, 0)
-    torch.testing.assert_close(out.rotmats, torch.eye(3).expand(4, spec.num_rotations, 3, 3))
+    # untrained: the mean -- identity rotations (the body's global orientation upright, facing
+    # the camera), zero betas/expression, camera (s0, 0, 0)
+    expected = torch.eye(3).repeat(4, spec.num_rotations, 1, 1)
+    if spec.name == "body":
+        expected[:, 0] = torch.tensor(UPRIGHT_ROTMAT)
+    torch.testing.assert_close(out.rotmats, expected)
     if out.global_orient is not None:
         torch.testing.assert_close(out.global_orient, torch.eye(3).expand(4, 3, 3))
     for coeffs in (out.betas, out.expression):
@@ -143,3 +147,17 @@ def test_twenty_training_steps_lower_a_simple_loss():
         optimizer.step()
         losses.append(float(loss.detach()))
     assert min(losses[-3:]) < 0.7 * losses[0], losses
+
+
+def test_without_localization_module_the_regressor_reads_features_only():
+    """The ablation baseline of table 11: no LF, no joints, no part maps; the same heads."""
+    torch.manual_seed(0)
+    full = PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS)
+    base = PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS, use_localization=False).eval()
+    assert base.localization is None and "joints" not in base.output_names
+    assert sum(p.numel() for p in base.parameters()) < sum(p.numel() for p in full.parameters())
+    for batch in (0, 2):
+        with torch.no_grad():
+            out = base(torch.zeros(batch, 3, base.input_size, base.input_size))
+        assert out.joints is None and out.segm_logits is None
+        assert out.rotmats.shape == (batch, BODY_SPEC.num_rotations, 3, 3) and out.betas.shape == (batch, 10)
