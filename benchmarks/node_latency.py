@@ -67,6 +67,7 @@ from robosmplx_core.geometry.projection import default_intrinsics  # noqa: E402
 from robosmplx_core.media import sample_path  # noqa: E402
 from robosmplx_core.pipeline import Estimator  # noqa: E402
 from robosmplx_core.types import Frame  # noqa: E402
+from robosmplx_core.threads import use_pipeline_threads
 from robosmplx_ros.video_source import camera_info_msg, image_to_msg  # noqa: E402
 
 NODE_NAME = "robosmplx_bench"
@@ -274,6 +275,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip", type=int, default=3, help="frames left out at the start of each clip")
     args = ap.parse_args()
+    use_pipeline_threads()  # as the CLI and the node do
     frames = clip_frames(args.vtest_frames, args.messi_frames)
     load_before = os.getloadavg()
     rclpy.init()

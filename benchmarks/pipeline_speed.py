@@ -32,6 +32,7 @@ from robosmplx_core.pipeline import Estimator
 from robosmplx_core.smoothing import SmoothingStage
 from robosmplx_core.track import ByteTracker
 from robosmplx_core.types import Frame
+from robosmplx_core.threads import use_pipeline_threads
 
 
 def bare_holistic_ms(image: np.ndarray, frames: int) -> list[float]:
@@ -94,6 +95,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/benchmarks/pipeline_speed.json"))
     ap.add_argument("overrides", nargs="*", metavar="key=value")
     args = ap.parse_args()
+    use_pipeline_threads()  # as the CLI and the node do
     est = Estimator.from_config(load_config(None, args.overrides))
     messi = cv2.cvtColor(cv2.imread(str(sample_path("messi5.jpg"))), cv2.COLOR_BGR2RGB)
     bare, pipe, solve = [], [], []

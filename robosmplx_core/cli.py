@@ -33,7 +33,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from robosmplx_core.demo import run_demo
+    from robosmplx_core.threads import use_pipeline_threads
 
+    use_pipeline_threads()
     cfg = load_config(args.config, args.overrides)
     run_demo(cfg, args.out)
     return 0
@@ -41,7 +43,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from robosmplx_core.predict import run_predict
+    from robosmplx_core.threads import use_pipeline_threads
 
+    use_pipeline_threads()
     overrides = list(args.overrides) + ([f"pipeline.backend={args.backend}"] if args.backend else [])
     cfg = load_config(args.config, overrides)
     summary = run_predict(args.source, args.out, cfg, max_frames=args.max_frames, overlay=args.overlay,

@@ -43,6 +43,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from robosmplx_core.config import config_to_yaml  # noqa: E402
+from robosmplx_core.threads import use_pipeline_threads  # noqa: E402
 from robosmplx_ros.bag_io import (STORAGES, BagError, BagOutput, input_storage, make_typestore,  # noqa: E402
                                   open_reader, open_writer, select_camera_info_topic, select_image_topic)
 from robosmplx_ros.convert import BadInputError, stamp_ns  # noqa: E402
@@ -238,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script ``robosmplx-bag``."""
     args = build_parser().parse_intermixed_args(argv)
+    use_pipeline_threads()
     try:
         params = node_params(args.config, args.options)
         params.core_config()  # a bad config file or key fails now, before the bag is read

@@ -36,6 +36,7 @@ from std_msgs.msg import Header
 
 from robosmplx_core.pipeline.estimator import Estimator
 from robosmplx_core.types import Frame
+from robosmplx_core.threads import use_pipeline_threads
 from robosmplx_ros.convert import (BadInputError, camera_info_to_K, copy_header, image_to_frame, stamp_ns)
 from robosmplx_ros.outputs import FrameOutputs, OutputBuilder, OutputPublisher
 from robosmplx_ros.params import NodeParams, declare_parameters
@@ -249,6 +250,7 @@ class MocapNode(Node):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script ``robosmplx-node``; ROS arguments after ``--ros-args``."""
+    use_pipeline_threads()
     rclpy.init(args=list(sys.argv if argv is None else argv))
     node = None
     try:

@@ -6,7 +6,8 @@
     for frame, persons in estimator.stream(frames): ...     # same results, higher throughput
 
 A frame goes through two halves: ``observe`` (detection, tracking, the backend's image work,
-e.g. MediaPipe) and ``finish`` (model fitting, joints, smoothing). ``stream`` runs ``finish``
+e.g. MediaPipe) and ``finish`` (model fitting, joints, smoothing). The detector runs every
+n-th frame, in the background while the backend works (see ``pipeline.detection``). ``stream`` runs ``finish``
 of frame t in a worker thread while ``observe`` handles frame t+1 (MediaPipe and ONNX Runtime
 release the GIL), which is how the pipeline keeps up with bare MediaPipe on 2 cores. Results
 and their order are identical to calling the estimator frame by frame.
@@ -31,6 +32,7 @@ from robosmplx_core.config import RoboSMPLXConfig
 from robosmplx_core.detect import Detector, SSDLitePersonDetector
 from robosmplx_core.estimate.backend import LandmarksBackend, PersonBackend, PersonFit, PersonObservation
 from robosmplx_core.geometry.projection import default_intrinsics, perspective_projection
+from robosmplx_core.pipeline.detection import DetectionSchedule, Support
 from robosmplx_core.smoothing import SmoothingStage
 from robosmplx_core.track import ByteTracker
 from robosmplx_core.types import Detections, Frame, PersonEstimate, SMPLXParams, Tracks
@@ -80,15 +82,13 @@ class Estimator:
     def __init__(self, *, detector: Detector, tracker: ByteTracker, backend: PersonBackend,
                  smoother: SmoothingStage, body_model: BodyModel, detect_every_n_frames: int = 1,
                  default_fov_deg: float = 60.0) -> None:
-        if detect_every_n_frames < 1:
-            raise ValueError(f"detect_every_n_frames: expected >= 1, got {detect_every_n_frames}")
         self.detector, self.tracker, self.backend = detector, tracker, backend
         self.smoother, self.body_model = smoother, body_model
         self.detect_every_n_frames = detect_every_n_frames
         self.default_fov_deg = default_fov_deg
         self.last_timings = StageTimings()
-        self._frames = 0
-        self._support: Optional[Detections] = None
+        self._schedule = DetectionSchedule(detector=detector, every_n=detect_every_n_frames)
+        self._support: Optional[Support] = None
 
     @classmethod
     def from_config(cls, cfg: RoboSMPLXConfig) -> "Estimator":
@@ -111,7 +111,12 @@ class Estimator:
         self.tracker.reset()
         self.backend.reset()
         self.smoother.reset()
-        self._frames, self._support = 0, None
+        self._schedule.reset()
+        self._support = None
+
+    def close(self) -> None:
+        """Stop the background detection thread (the estimator stays usable)."""
+        self._schedule.close()
 
     def __call__(self, frame: Frame) -> list[PersonEstimate]:
         """Estimates for the confirmed tracks of ``frame`` (possibly empty)."""
@@ -121,12 +126,10 @@ class Estimator:
         """First half: detect (or follow landmark boxes), track, backend image work."""
         t0 = time.perf_counter()
         K = self.intrinsics(frame)
-        # the detector also runs while tracks wait for confirmation (they need real detections)
-        use_detector = (self._frames % self.detect_every_n_frames == 0 or self._support is None
-                        or self.tracker.num_tentative > 0)
-        detections = self.detector(frame) if use_detector else self._support
+        # new tracks wait for confirmation by real detections: detect now while there are any
+        measured = self._schedule.measure(frame, self._support, force=self.tracker.num_tentative > 0)
         t1 = time.perf_counter()
-        tracks = self.tracker.update(detections, frame.stamp_s)
+        tracks = self.tracker.update(measured.detections, frame.stamp_s)
         dead = self.tracker.removed_ids
         if dead:
             self.backend.drop(dead)
@@ -134,8 +137,7 @@ class Estimator:
         observations = self.backend.observe(frame, tracks)
         t3 = time.perf_counter()
         self._support = self._support_detections(tracks, observations)
-        self._frames += 1
-        timings = StageTimings(detect_ms=(t1 - t0) * 1e3 if use_detector else 0.0, track_ms=(t2 - t1) * 1e3,
+        timings = StageTimings(detect_ms=measured.detect_ms or measured.background_ms, track_ms=(t2 - t1) * 1e3,
                                landmarks_ms=(t3 - t2) * 1e3, total_ms=(t3 - t0) * 1e3)
         return FrameObservation(frame=frame, K=K, observations=observations, dead_track_ids=tuple(dead),
                                 timings=timings)
@@ -215,12 +217,12 @@ class Estimator:
                 for i, f in enumerate(fits)]
 
     @staticmethod
-    def _support_detections(tracks: Tracks, observations: list[PersonObservation]) -> Optional[Detections]:
+    def _support_detections(tracks: Tracks, observations: list[PersonObservation]) -> Optional[Support]:
         """Boxes that stand in for detections on the next frame without the detector: the
         landmarks' box where the backend saw the person, else the track's own box."""
         by_id = {ob.track_id: ob for ob in observations if ob.support_box_xyxy is not None}
         if len(tracks) == 0:
             return None
-        boxes = [by_id[t].support_box_xyxy if t in by_id else tracks.boxes_xyxy[i]
-                 for i, t in enumerate(tracks.track_ids.tolist())]
-        return Detections(np.stack(boxes), tracks.scores)
+        ids = tracks.track_ids.tolist()
+        boxes = [by_id[t].support_box_xyxy if t in by_id else tracks.boxes_xyxy[i] for i, t in enumerate(ids)]
+        return Support(Detections(np.stack(boxes), tracks.scores), np.array([t in by_id for t in ids], bool))
