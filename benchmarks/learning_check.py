@@ -1,0 +1,135 @@
+"""Learning check: does the Body subnetwork learn on this CPU? (issue 5, item 9)
+
+    .venv/bin/python benchmarks/learning_check.py --minutes 15 --json out/benchmarks/learning_check.json
+    .venv/bin/python benchmarks/learning_check.py --ablation --minutes 5 --json out/benchmarks/ablation.json
+
+Main mode: renders a training pool (synthetic seed 0) and a held-out set from a different
+seed, trains the Body subnetwork with every RoboSMPLX module (Localization Module, L_con with
+positives, L_proj) for ``--minutes`` of wall time, and evaluates MPJPE, PA-MPJPE and PVE (mm)
+of the trained network and of the mean-pose baseline, on the held-out set as rendered and under
+the paper's positional shifts (translate x/y +-0.2, scale 1.3 / 0.7). Goal (issue 5): held-out
+MPJPE <= 0.5x the mean-pose baseline.
+
+``--ablation`` trains four variants for ``--minutes`` each on the same pool (table 11 of the
+paper): baseline regressor (no Localization Module, no L_con, no L_proj) / + Localization
+Module (LF, soft-argmax joints, part maps, L_segm) / + L_con with positives / + L_proj, and
+prints a table of the same metrics, averaged over the normal and shifted held-out sets.
+
+Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from robosmplx_core.body_model import BodyModel
+from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
+from robosmplx_core.losses import LossWeights
+from robosmplx_core.nets.specs import BODY_SPEC
+from robosmplx_core.nets.subnet import PartSubnetwork
+from training.evaluate import SHIFTS, evaluate, mean_pose, shifted
+from training.loop import LoopConfig, render_pool, train_for
+from training.objective import BodyObjective, ObjectiveConfig
+
+NO_PARTS = dict(bm_expression=0.0, boxes=0.0)
+VARIANTS: dict[str, tuple[bool, ObjectiveConfig]] = {  # name -> (Localization Module, objective)
+    "baseline": (False, ObjectiveConfig(weights=LossWeights(segmentation=0.0, projection=0.0, contrastive=0.0,
+                                                            **NO_PARTS), volume_keypoints=0.0)),
+    "+localization": (True, ObjectiveConfig(weights=LossWeights(projection=0.0, contrastive=0.0, **NO_PARTS))),
+    "+L_con (positives)": (True, ObjectiveConfig(weights=LossWeights(projection=0.0, **NO_PARTS))),
+    "+L_proj (RoboSMPLX)": (True, ObjectiveConfig(weights=LossWeights(**NO_PARTS))),
+}
+
+
+def build_net(args: argparse.Namespace, *, use_localization: bool) -> PartSubnetwork:
+    torch.manual_seed(args.seed)
+    return PartSubnetwork(BODY_SPEC, backbone=args.backbone, feature_channels=args.channels,
+                          hidden_channels=args.channels, segm_channels=args.channels // 2,
+                          mlp_channels=2 * args.channels, heatmap_depth=args.depth, input_size=args.image_size,
+                          use_localization=use_localization)
+
+
+def evaluate_all(objective: BodyObjective, test: list, *, net=None, baseline=None) -> dict[str, dict]:
+    return {name: evaluate(objective, shifted(test, name), net=net, baseline=baseline) for name in SHIFTS}
+
+
+def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> dict:
+    use_loc, objective_cfg = VARIANTS[name]
+    net = build_net(args, use_localization=use_loc)
+    objective = BodyObjective(body_model=model, config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
+    history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
+                        config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed))
+    tail = history.losses[-max(1, len(history.losses) // 10):]
+    return {"variant": name, "steps": history.steps, "train_seconds": round(history.seconds, 1),
+            "images_seen": history.steps * 2 * args.pairs, "loss_first": round(history.losses[0], 4),
+            "loss_last_10pct_mean": round(statistics.fmean(tail), 4),
+            "parameters_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
+            "metrics": evaluate_all(objective, test, net=net)}
+
+
+def _mean_over_shifts(metrics: dict[str, dict], key: str) -> float:
+    return statistics.fmean(m[key] for m in metrics.values())
+
+
+def table(rows: list[tuple[str, dict]]) -> str:
+    head = f"{'':24s} {'MPJPE':>8s} {'PA-MPJPE':>9s} {'PVE':>8s} | {'MPJPE shifted':>13s} {'PVE shifted':>11s}"
+    lines = [head, "-" * len(head)]
+    for name, metrics in rows:
+        normal = metrics["normal"]
+        shifted_only = {k: v for k, v in metrics.items() if k != "normal"}
+        lines.append(f"{name:24s} {normal['mpjpe_mm']:8.1f} {normal['pa_mpjpe_mm']:9.1f} {normal['pve_mm']:8.1f} | "
+                     f"{_mean_over_shifts(shifted_only, 'mpjpe_mm'):13.1f} {_mean_over_shifts(shifted_only, 'pve_mm'):11.1f}")
+    return "\n".join(lines) + "\n(mm; 'shifted' = mean over translate x/y +-0.2 and scale 1.3 / 0.7)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=15.0, help="training wall time (per variant with --ablation)")
+    ap.add_argument("--ablation", action="store_true", help="train the four table-11 variants")
+    ap.add_argument("--json", type=Path, default=Path("out/benchmarks/learning_check.json"))
+    ap.add_argument("--train-samples", type=int, default=1500)
+    ap.add_argument("--test-samples", type=int, default=200)
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--backbone", default="light")
+    ap.add_argument("--channels", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=16, help="joint volume depth D")
+    ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = BodyModel.load(use_face_contour=True)
+    t0 = time.perf_counter()
+    make = lambda seed, n: render_pool(SyntheticDataset(config=SyntheticConfig(  # noqa: E731
+        seed=seed, image_size=args.image_size), model=model), n, workers=args.workers, desc=f"render seed {seed}")
+    pool, test = make(0, args.train_samples), make(1000, args.test_samples)
+    render_s = time.perf_counter() - t0
+    base_objective = BodyObjective(body_model=model)
+    baseline = evaluate_all(base_objective, test, baseline=mean_pose(pool))
+    names = list(VARIANTS) if args.ablation else ["+L_proj (RoboSMPLX)"]
+    runs = [run_variant(args, name, pool, test, model) for name in names]
+    rows = [("mean-pose baseline", baseline)] + [(r["variant"], r["metrics"]) for r in runs]
+    ratio = runs[-1]["metrics"]["normal"]["mpjpe_mm"] / baseline["normal"]["mpjpe_mm"]
+    report = {"benchmark": "learning_check", "mode": "ablation" if args.ablation else "main",
+              "settings": {k: v for k, v in vars(args).items() if k != "json"}, "render_seconds": round(render_s, 1),
+              "mean_pose_baseline": baseline, "runs": runs,
+              "mpjpe_ratio_vs_mean_pose": round(ratio, 3), "goal": "held-out MPJPE <= 0.5x the mean-pose baseline",
+              "goal_met": ratio <= 0.5}
+    print(table(rows))
+    print(f"held-out MPJPE / mean-pose baseline: {ratio:.3f} (goal <= 0.5); rendering {render_s:.0f} s")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

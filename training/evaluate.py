@@ -1,0 +1,101 @@
+"""Held-out evaluation of a Body subnetwork on synthetic samples, and the mean-pose baseline.
+
+Metrics (``robosmplx_core.eval``, millimetres): MPJPE on the 137 whole-body joints after pelvis
+alignment, PA-MPJPE, and PVE on all vertices after pelvis alignment. Ground-truth joints are
+the sample's; ground-truth vertices come from the body model on the sample's parameters.
+
+The mean-pose baseline predicts, for every image, the same parameters: per-joint mean rotation
+of the training pool (chordal mean projected onto SO(3)) and the mean betas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+
+from robosmplx_core.data.augment import translate_scale
+from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
+from robosmplx_core.eval import MetricAccumulator, mpjpe_mm, pa_mpjpe_mm, pve_mm, root_points
+from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
+from robosmplx_core.types import SMPLXParams
+from training.objective import PELVIS, BodyObjective
+
+SHIFTS: dict[str, dict] = {  # the paper's positional protocol (tables 4, 5, 7)
+    "normal": {"translate": (0.0, 0.0), "scale": 1.0},
+    "translate_x+0.2": {"translate": (0.2, 0.0), "scale": 1.0},
+    "translate_x-0.2": {"translate": (-0.2, 0.0), "scale": 1.0},
+    "translate_y+0.2": {"translate": (0.0, 0.2), "scale": 1.0},
+    "translate_y-0.2": {"translate": (0.0, -0.2), "scale": 1.0},
+    "scale_1.3": {"translate": (0.0, 0.0), "scale": 1.3},
+    "scale_0.7": {"translate": (0.0, 0.0), "scale": 0.7},
+}
+
+
+@dataclass(frozen=True)
+class MeanPose:
+    """Constant prediction: rotations (22, 3, 3) (global + 21 body) and betas (10,)."""
+
+    rotations: torch.Tensor
+    betas: torch.Tensor
+
+
+def mean_pose(samples: Sequence[SyntheticSample]) -> MeanPose:
+    """Chordal mean of each of the 22 body rotations and the mean betas over ``samples``."""
+    rots = torch.stack([torch.cat([s.params.global_orient, s.params.body_pose[0]]) for s in samples])
+    u, _, vh = torch.linalg.svd(rots.double().mean(0))
+    d = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    betas = torch.stack([s.params.betas[0] for s in samples]).mean(0)
+    return MeanPose(rotations=(u @ fix @ vh).float(), betas=betas.float())
+
+
+def _gt_vertices(objective: BodyObjective, params: SMPLXParams) -> torch.Tensor:
+    rest = dataclasses.replace(params, transl=torch.zeros_like(params.transl))
+    return objective.body_model(rest).vertices
+
+
+def _body_from_rotations(objective: BodyObjective, rotations: torch.Tensor, betas: torch.Tensor):
+    b = rotations.shape[0]
+    params = dataclasses.replace(SMPLXParams.zeros(b, num_betas=betas.shape[-1]), global_orient=rotations[:, 0],
+                                 body_pose=rotations[:, 1:22], betas=betas)
+    out = objective.body_model(params)
+    return out.joints[:, objective.joint_index], out.vertices
+
+
+@torch.no_grad()
+def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, net: PartSubnetwork | None = None,
+             baseline: MeanPose | None = None, batch_size: int = 16) -> dict[str, float | None]:
+    """MPJPE / PA-MPJPE / PVE (mm) of ``net`` (or of the constant ``baseline``) on ``samples``."""
+    if (net is None) == (baseline is None):
+        raise ValueError("evaluate: pass exactly one of net= and baseline=")
+    acc = MetricAccumulator()
+    for start in range(0, len(samples), batch_size):
+        batch = collate_samples(list(samples[start:start + batch_size]))
+        b = batch.image.shape[0]
+        if net is not None:
+            out = net(normalize_images(batch.image))
+            joints, verts = _body_from_rotations(objective, out.rotmats, out.betas)
+        else:
+            joints, verts = _body_from_rotations(objective, baseline.rotations.expand(b, 22, 3, 3),
+                                                 baseline.betas.expand(b, -1))
+        gt_joints = batch.joints3d.double()
+        gt_verts = _gt_vertices(objective, batch.params).double() + batch.params.transl.double()[:, None]
+        acc.update(mpjpe=mpjpe_mm(joints.double(), gt_joints, root=PELVIS),
+                   pa_mpjpe=pa_mpjpe_mm(joints.double(), gt_joints),
+                   pve=pve_mm(verts.double(), gt_verts, pred_root=root_points(joints.double(), PELVIS),
+                              gt_root=root_points(gt_joints, PELVIS)))
+    summary = acc.summary()
+    return {f"{name}_mm": summary.means[name] for name in ("mpjpe", "pa_mpjpe", "pve")}
+
+
+def shifted(samples: Iterable[SyntheticSample], shift: str) -> list[SyntheticSample]:
+    """``samples`` with the crop moved / scaled as ``SHIFTS[shift]`` (labels follow)."""
+    if shift not in SHIFTS:
+        raise ValueError(f"unknown shift {shift!r}: expected one of {sorted(SHIFTS)}")
+    kw = SHIFTS[shift]
+    if kw["translate"] == (0.0, 0.0) and kw["scale"] == 1.0:
+        return list(samples)
+    return [translate_scale(s, translate=kw["translate"], scale=kw["scale"]) for s in samples]

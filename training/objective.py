@@ -1,0 +1,149 @@
+"""The Body subnetwork's training objective on synthetic batches (paper sec. 4.1-4.4).
+
+``BodyObjective`` turns a :class:`~robosmplx_core.nets.subnet.SubnetOutput` and a
+:class:`~robosmplx_core.data.synthetic.SyntheticBatch` into the combined loss of
+``robosmplx_core.losses``:
+
+- the predicted SMPL-X (22 rotations, betas; hands, jaw and eyes at rest, neutral face) goes
+  through the body model (``use_face_contour=True``) to the 137 whole-body joints and the mesh;
+- L_3D on root-aligned joints, L_2D through the perspective camera recovered from the
+  predicted weak-perspective crop camera (``geometry.projection.weak_perspective_to_translation``
+  with the crop's focal length), L_BM on rotations and betas, L_segm on the Localization
+  Module's part maps, L_con (eq. 2) when the batch is anchors followed by positives, L_proj on
+  the soft-rendered part probabilities of the predicted mesh (``render.soft``) at the part-map
+  resolution;
+- plus the Localization Module's own keypoint term (Hand4Whole's ``joint_img`` loss): L1 between
+  the soft-argmax joints K and the ground truth in the volume's normalised coordinates
+  (x, y from the crop pixels, z = depth relative to the pelvis over ``volume_depth_m / 2``).
+
+Glossary: B batch, J = 137 joints, V vertices, S crop side, s part-map side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from robosmplx_core.body_model import BodyModel
+from robosmplx_core.body_model.parts import part_labels
+from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
+from robosmplx_core.geometry.projection import weak_perspective_to_translation
+from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
+from robosmplx_core.nets.specs import BODY_SPEC, spec_joint_indices_144
+from robosmplx_core.nets.subnet import SubnetOutput
+from robosmplx_core.render.soft import SoftRasterizer
+from robosmplx_core.render.zbuffer import project_to_raster
+from robosmplx_core.types import SMPLXParams
+
+PELVIS = 0  # index of the pelvis in the 137 whole-body joints
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Loss weights and the extra settings of the body objective.
+
+    weights: the paper's terms (see ``losses.LossWeights``); the body subnetwork has no
+        expression and no part boxes, so those two are 0.
+    volume_keypoints: weight of the Localization Module's keypoint term (0 = off).
+    volume_depth_m: depth span of the joint volumes, metres (z = +-1 at +-half of it).
+    render_size: side of the soft-rendered part maps for L_proj (the part-map size, 64).
+    """
+
+    weights: LossWeights = field(default_factory=lambda: LossWeights(bm_expression=0.0, boxes=0.0))
+    volume_keypoints: float = 10.0
+    volume_depth_m: float = 2.0
+    render_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.volume_keypoints < 0 or self.volume_depth_m <= 0 or self.render_size < 8:
+            raise ValueError("ObjectiveConfig: volume_keypoints >= 0, volume_depth_m > 0 and render_size >= 8 "
+                             f"expected, got {self.volume_keypoints}, {self.volume_depth_m}, {self.render_size}")
+
+
+@dataclass(frozen=True)
+class BodyPrediction:
+    """The predicted body in the crop camera.
+
+    params: SMPLXParams (B) with ``transl`` from the crop camera; joints (B, 137, 3) and
+    vertices (B, V, 3) in the body-model frame WITHOUT ``transl`` (root-relative metrics use
+    them directly); transl (B, 3) metres.
+    """
+
+    params: SMPLXParams
+    joints: torch.Tensor
+    vertices: torch.Tensor
+    transl: torch.Tensor
+
+
+class BodyObjective(nn.Module):
+    """Loss of the Body subnetwork (module docstring). Build once; call per batch."""
+
+    def __init__(self, *, body_model: BodyModel, config: ObjectiveConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ObjectiveConfig()
+        self.body_model = body_model
+        for p in self.body_model.parameters():
+            p.requires_grad_(False)
+        index = torch.tensor(spec_joint_indices_144(BODY_SPEC), dtype=torch.long)
+        if body_model.num_joints < int(index.max()) + 1:
+            raise ValueError("BodyObjective: the body model must be built with use_face_contour=True "
+                             f"(144 joints), got {body_model.num_joints}")
+        self.register_buffer("joint_index", index, persistent=False)
+        labels = part_labels(body_model, "body")
+        self.register_buffer("face_labels", labels.face_labels.to(torch.long), persistent=False)
+        self.register_buffer("faces", torch.as_tensor(body_model.faces.astype("int64")), persistent=False)
+        size = self.config.render_size
+        self.renderer = SoftRasterizer(height=size, width=size, near=0.05, far=40.0, cull_backfaces=True)
+
+    def predict(self, out: SubnetOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
+        """The body model on the network's output; ``K`` (B, 3, 3) crop intrinsics."""
+        b = out.batch_size
+        rest = SMPLXParams.zeros(b, num_betas=self.body_model.num_betas,
+                                 num_expression=self.body_model.num_expression, device=out.rotmats.device)
+        transl = weak_perspective_to_translation(out.camera, K[:, 0, 0], float(crop_size))
+        params = replace(rest, global_orient=out.rotmats[:, 0], body_pose=out.rotmats[:, 1:22],
+                         betas=out.betas, transl=torch.zeros_like(transl))
+        model_out = self.body_model(params)
+        return BodyPrediction(params=replace(params, transl=transl),
+                              joints=model_out.joints[:, self.joint_index], vertices=model_out.vertices,
+                              transl=transl)
+
+    def forward(self, out: SubnetOutput, batch: SyntheticBatch, *, paired_positives: bool = False) -> LossResult:
+        """Combined loss; ``paired_positives``: the batch is N anchors then their N positives."""
+        crop = int(batch.image.shape[-1])
+        pred = self.predict(out, batch.K, crop)
+        w = self.config.weights
+        seg = resize_segmentation(batch.segmentation, out.segm_logits.shape[-1])
+        probs = self._render(pred, batch.K, crop) if (w.projection or w.silhouette) else None
+        gt_rot = torch.cat([batch.params.global_orient[:, None], batch.params.body_pose], dim=1)
+        vis = batch.joints_visible.to(pred.joints.dtype)
+        predictions = LossPredictions(joints=pred.joints, transl=pred.transl, rotations=out.rotmats,
+                                      betas=out.betas, segm_logits=out.segm_logits,
+                                      rendered_part_probs=probs)
+        targets = LossTargets(joints_3d=batch.joints3d, keypoints_2d_px=batch.joints2d, keypoints_2d_weights=vis,
+                              image_size_wh=(crop, crop), intrinsics=batch.K, rotations=gt_rot,
+                              betas=batch.params.betas, part_labels=seg, paired_positives=paired_positives)
+        result = compute_losses(predictions, targets, w, root_index=PELVIS)
+        if not self.config.volume_keypoints:
+            return result
+        volume = self.config.volume_keypoints * self._volume_loss(out.joints, batch, crop)
+        return replace(result, total=result.total + volume)
+
+    def _volume_loss(self, pred_k: torch.Tensor, batch: SyntheticBatch, crop: int) -> torch.Tensor:
+        """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates."""
+        xy = 2.0 * batch.joints2d / crop - 1.0
+        z = (batch.joints3d[..., 2] - batch.joints3d[:, PELVIS:PELVIS + 1, 2]) / (0.5 * self.config.volume_depth_m)
+        gt = torch.cat([xy, z[..., None]], dim=-1).clamp(-1.0, 1.0)
+        weight = batch.joints_visible.to(pred_k.dtype)[..., None]
+        return ((pred_k - gt).abs() * weight).sum() / (3.0 * weight.sum()).clamp(min=1.0)
+
+    def _render(self, pred: BodyPrediction, K: torch.Tensor, crop: int) -> torch.Tensor:
+        """(B, P + 1, s, s) soft part probabilities of the predicted mesh at the part-map size."""
+        size = self.config.render_size
+        K_small = K.clone()
+        K_small[:, :2] *= size / crop
+        verts_cam = pred.vertices + pred.transl[:, None]
+        verts_px = project_to_raster(verts_cam, K_small)
+        return self.renderer(verts_px, self.faces, self.face_labels, num_parts=BODY_SPEC.num_parts).part_probs
