@@ -10,6 +10,7 @@ appends each anchor's positive (``positive_pair``: location + colour only) so th
 
 from __future__ import annotations
 
+import copy as copy_module
 import math
 import time
 from dataclasses import dataclass, field
@@ -63,7 +64,10 @@ def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc
         raise ValueError(f"render_pool: count must be >= 1, got {count}")
     subset = torch.utils.data.Subset(dataset, range(count))
     loader = DataLoader(subset, batch_size=None, num_workers=workers, collate_fn=lambda s: s)
-    return list(tqdm(loader, total=count, desc=desc, unit="sample", leave=False))
+    # a worker's tensors arrive in shared memory, one file descriptor each: copy them into this
+    # process so a pool of thousands does not exhaust the descriptor limit
+    copy = copy_module.deepcopy if workers else (lambda s: s)
+    return [copy(s) for s in tqdm(loader, total=count, desc=desc, unit="sample", leave=False)]
 
 
 def _batch(pool: list[SyntheticSample], gen: torch.Generator, cfg: LoopConfig, positives: bool):
