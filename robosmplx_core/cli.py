@@ -22,7 +22,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from robosmplx_core.config import load_config  # noqa: E402
+from robosmplx_core.config import BACKENDS, load_config  # noqa: E402
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="tracked whole-body SMPL-X from a video, image, image folder or webcam")
     p.add_argument("source", help="video file, image, folder of images, or webcam index (0, 1, ...)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--backend", choices=["landmarks"], default=None, help="estimator backend (pipeline.backend)")
+    p.add_argument("--backend", choices=list(BACKENDS), default=None, help="estimator backend (pipeline.backend)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N input frames")
     p.add_argument("--overlay", choices=["mesh", "skeleton", "none"], default="mesh", help="overlay.mp4 drawing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

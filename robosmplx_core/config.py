@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 GENDERS = ("neutral", "male", "female")
-BACKENDS = ("landmarks",)
+BACKENDS = ("landmarks", "robosmplx")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,9 @@ class PipelineConfig:
     """The real-time pipeline (detect -> track -> estimate -> smooth).
 
     backend: person estimator: "landmarks" (MediaPipe Holistic + SMPL-X solver; no trained
-        checkpoint needed). The RoboSMPLX network backend joins when a checkpoint exists.
+        checkpoint needed) or "robosmplx" (the RoboSMPLX whole-body network; needs ``checkpoint``).
+    checkpoint: robosmplx backend: folder of a whole-body network checkpoint (weights.safetensors,
+        network.yaml, meta.json; see ``nets.checkpoint``). Required when backend is "robosmplx".
     detect_every_n_frames: run the person detector on every n-th frame; in between, the
         boxes of each track's landmarks feed the tracker (1 = detect on every frame; the
         detector also runs on every frame while a new track waits for confirmation). 5 keeps
@@ -162,10 +164,16 @@ class PipelineConfig:
     detect_every_n_frames: int = 5
     default_fov_deg: float = 60.0
     max_tracking_instances: int = 4
+    checkpoint: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"pipeline.backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if self.backend == "robosmplx" and not self.checkpoint:
+            raise ValueError("pipeline.checkpoint: required when pipeline.backend=robosmplx; set "
+                             "pipeline.checkpoint=<folder with weights.safetensors, network.yaml, meta.json> "
+                             "(written by robosmplx_core.nets.checkpoint.save_checkpoint; no pretrained RoboSMPLX "
+                             "weights exist anywhere, so train your own), or use pipeline.backend=landmarks")
         if self.detect_every_n_frames < 1:
             raise ValueError(f"pipeline.detect_every_n_frames: expected >= 1, got {self.detect_every_n_frames}")
         if not 1.0 <= self.default_fov_deg <= 170.0:

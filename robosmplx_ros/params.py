@@ -22,7 +22,9 @@ IMAGE_TRANSPORTS = ("raw", "compressed")
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "config_file": ("", "robosmplx config YAML (robosmplx_core.config); '' = built-in defaults"),
     "overrides": ([], "core config overrides as key=value strings, e.g. ['tracker.min_hits=3']; applied last"),
-    "backend": ("", "pipeline.backend ('landmarks'); '' = from the config"),
+    "backend": ("", "pipeline.backend ('landmarks' | 'robosmplx'); '' = from the config"),
+    "checkpoint": ("", "pipeline.checkpoint: whole-body network checkpoint folder (weights.safetensors, "
+                       "network.yaml, meta.json) for backend 'robosmplx'; '' = from the config"),
     "model_dir": ("", "body_model.model_dir: folder with smplx/SMPLX_NEUTRAL.npz; '' = config, "
                       "$ROBOSMPLX_MODEL_DIR, then the procedural stand-in"),
     "max_persons": (0, "detector.max_persons: most persons per image; 0 = from the config"),
@@ -51,6 +53,7 @@ class NodeParams:
     config_file: str
     overrides: tuple[str, ...]
     backend: str
+    checkpoint: str
     model_dir: str
     max_persons: int
     max_tracking_instances: int
@@ -81,6 +84,8 @@ class NodeParams:
         out = []
         if self.backend:
             out.append(f"pipeline.backend={self.backend}")
+        if self.checkpoint:
+            out.append(f"pipeline.checkpoint={self.checkpoint}")
         if self.model_dir:
             out.append(f"body_model.model_dir={self.model_dir}")
         if self.max_persons:

@@ -69,9 +69,14 @@ class FrameObservation:
 
 
 def _backend_from_config(cfg: RoboSMPLXConfig, model: BodyModel) -> PersonBackend:
+    from robosmplx_core.estimate.network_backend import NetworkBackend  # loads the network code only here
+
     builders = {  # a literal dict, not a registry
         "landmarks": lambda: LandmarksBackend.from_body_model(
             model, max_tracking_instances=cfg.pipeline.max_tracking_instances),
+        "robosmplx": lambda: NetworkBackend.from_checkpoint(  # the network runs where the body model does
+            cfg.pipeline.checkpoint, device=cfg.body_model.device, num_betas=model.num_betas,
+            num_expression=model.num_expression),
     }
     return builders[cfg.pipeline.backend]()
 

@@ -42,3 +42,17 @@ def test_bad_values() -> None:
         load_config(None, ["body_model.num_betas"])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_config("/nonexistent/robosmplx.yaml")
+
+
+def test_robosmplx_backend_needs_a_checkpoint(tmp_path) -> None:
+    assert load_config().pipeline.checkpoint is None
+    with pytest.raises(ValueError, match=r"pipeline.checkpoint: required when pipeline.backend=robosmplx.*"
+                                         r"save_checkpoint.*pipeline.backend=landmarks"):  # fmt: skip
+        load_config(None, ["pipeline.backend=robosmplx"])
+    with pytest.raises(ValueError, match="pipeline.checkpoint: required"):
+        load_config(None, ["pipeline.backend=robosmplx", "pipeline.checkpoint="])
+    cfg = load_config(None, ["pipeline.backend=robosmplx", f"pipeline.checkpoint={tmp_path}"])
+    assert (cfg.pipeline.backend, cfg.pipeline.checkpoint) == ("robosmplx", str(tmp_path))
+    assert load_config(save_config(cfg, tmp_path / "config.yaml")) == cfg
+    with pytest.raises(ValueError, match=r"pipeline.backend: expected one of \('landmarks', 'robosmplx'\)"):
+        load_config(None, ["pipeline.backend=network"])
