@@ -13,11 +13,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robosmplx_core.nets.config import NetworkConfig, SubnetConfig
+
 TINY_SUBNET_KWARGS: dict[str, object] = dict(
     backbone="light", feature_channels=32, heatmap_depth=8, hidden_channels=32, segm_channels=16,
     mlp_channels=64, input_size=64,
 )  # fmt: skip
 """Keyword arguments of a small, fast ``PartSubnetwork`` (64 px crops, light backbone)."""
+
+TINY_SUBNET_CONFIG = SubnetConfig(**TINY_SUBNET_KWARGS)
+TINY_NETWORK_CONFIG = NetworkConfig(body=TINY_SUBNET_CONFIG, hand=TINY_SUBNET_CONFIG, face=TINY_SUBNET_CONFIG,
+                                    box_head_channels=16)
+"""A small, fast ``WholeBodyNetwork`` configuration (three tiny subnetworks)."""
 
 
 @torch.no_grad()

@@ -16,14 +16,6 @@ pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _subnet(spec, **overrides):
     torch.manual_seed(0)
     return randomize_heads(PartSubnetwork(spec, **dict(TINY_SUBNET_KWARGS, **overrides)))

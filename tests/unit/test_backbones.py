@@ -6,14 +6,6 @@ import torch
 from robosmplx_core.nets.backbones import BACKBONES, DRND54Backbone, LightBackbone, ResNet50Backbone, build_backbone
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_table_is_literal_and_complete():
     assert BACKBONES == {"resnet50": ResNet50Backbone, "drn_d_54": DRND54Backbone, "light": LightBackbone}
 

@@ -14,19 +14,10 @@ from robosmplx_core.nets.checkpoint import (CHECKPOINT_FILES, FORMAT_VERSION, Ch
 from robosmplx_core.nets.config import NetworkConfig, SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC, HAND_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
-from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS, randomize_heads
+from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, TINY_SUBNET_KWARGS, randomize_heads
 from robosmplx_core.nets.wholebody import WholeBodyNetwork
 
-TINY = SubnetConfig(**TINY_SUBNET_KWARGS)
-TINY_NET = NetworkConfig(body=TINY, hand=TINY, face=TINY, box_head_channels=16)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+TINY, TINY_NET = TINY_SUBNET_CONFIG, TINY_NETWORK_CONFIG
 
 
 @pytest.fixture(scope="module")

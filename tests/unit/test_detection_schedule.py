@@ -3,13 +3,11 @@ on real vtest.avi frames (needs ``make setup``'s media and detector)."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from robosmplx_core.config import DetectorConfig
 from robosmplx_core.detect import SSDLitePersonDetector
-from robosmplx_core.media import sample_path
 from robosmplx_core.pipeline.detection import DetectionSchedule, Support
 from robosmplx_core.types import Detections, Frame
 
@@ -20,15 +18,8 @@ def detector() -> SSDLitePersonDetector:
 
 
 @pytest.fixture(scope="module")
-def frames() -> list[Frame]:
-    cap = cv2.VideoCapture(str(sample_path("vtest.avi")))
-    out = []
-    for i in range(8):
-        ok, bgr = cap.read()
-        assert ok, f"OpenCV could not decode {sample_path('vtest.avi')}"
-        out.append(Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stamp_s=i / 10.0, index=i))
-    cap.release()
-    return out
+def frames(vtest_frames) -> list[Frame]:
+    return vtest_frames
 
 
 def _support(boxes: np.ndarray, seen: bool) -> Support:

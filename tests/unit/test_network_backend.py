@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,25 +16,15 @@ from robosmplx_core.config import load_config
 from robosmplx_core.estimate.network_backend import NetworkBackend, NetworkEvidence
 from robosmplx_core.media import sample_path
 from robosmplx_core.nets.checkpoint import save_checkpoint
-from robosmplx_core.nets.config import NetworkConfig, SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
-from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS, randomize_heads
+from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, randomize_heads
 from robosmplx_core.nets.wholebody import WholeBodyNetwork
 from robosmplx_core.pipeline import Estimator
 from robosmplx_core.types import Frame, PersonEstimate, Tracks
 
-TINY = SubnetConfig(**TINY_SUBNET_KWARGS)
-TINY_NET = NetworkConfig(body=TINY, hand=TINY, face=TINY, box_head_channels=16)
+TINY, TINY_NET = TINY_SUBNET_CONFIG, TINY_NETWORK_CONFIG
 BOXES = np.array([[300.0, 80.0, 360.0, 250.0], [540.0, 300.0, 640.0, 560.0]], np.float32)  # pixels of vtest
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +35,8 @@ def ckpt(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def frames() -> list[Frame]:
-    cap = cv2.VideoCapture(str(sample_path("vtest.avi")))
-    out = []
-    for i in range(3):
-        ok, bgr = cap.read()
-        assert ok, f"OpenCV could not decode {sample_path('vtest.avi')}"
-        out.append(Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stamp_s=i / 10.0, index=i))
-    cap.release()
-    return out
+def frames(vtest_frames) -> list[Frame]:
+    return vtest_frames[:3]
 
 
 def _tracks(ids=(7, 3)) -> Tracks:

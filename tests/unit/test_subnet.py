@@ -12,14 +12,6 @@ from robosmplx_core.nets.subnet import MEAN_CAMERA_SCALE, UPRIGHT_ROTMAT, PartSu
 from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 CASES = [(BODY_SPEC, False), (HAND_SPEC, False), (HAND_SPEC, True), (FACE_SPEC, False), (FACE_SPEC, True)]
 
 

@@ -30,14 +30,6 @@ def samples(model):
     return [ds[i] for i in range(6)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_twenty_steps_with_every_term_lower_the_loss(model, samples) -> None:
     torch.manual_seed(0)
     net = PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS)

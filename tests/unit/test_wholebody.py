@@ -13,14 +13,6 @@ from robosmplx_core.nets.wholebody import PART_JOINT_INDICES_137, WholeBodyNetwo
 from robosmplx_core.types import SMPLXParams
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
