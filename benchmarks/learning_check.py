@@ -32,6 +32,8 @@ import torch
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from robosmplx_core.losses import LossWeights
+from robosmplx_core.nets.checkpoint import save_checkpoint
+from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
 from training.evaluate import SHIFTS, evaluate, mean_pose, shifted
@@ -48,12 +50,10 @@ VARIANTS: dict[str, tuple[bool, ObjectiveConfig]] = {  # name -> (Localization M
 }
 
 
-def build_net(args: argparse.Namespace, *, use_localization: bool) -> PartSubnetwork:
-    torch.manual_seed(args.seed)
-    return PartSubnetwork(BODY_SPEC, backbone=args.backbone, feature_channels=args.channels,
-                          hidden_channels=args.channels, segm_channels=args.channels // 2,
-                          mlp_channels=2 * args.channels, heatmap_depth=args.depth, input_size=args.image_size,
-                          use_localization=use_localization)
+def net_config(args: argparse.Namespace, *, use_localization: bool) -> SubnetConfig:
+    return SubnetConfig(backbone=args.backbone, feature_channels=args.channels, hidden_channels=args.channels,
+                        segm_channels=args.channels // 2, mlp_channels=2 * args.channels, heatmap_depth=args.depth,
+                        input_size=args.image_size, use_localization=use_localization)
 
 
 def evaluate_all(objective: BodyObjective, test: list, *, net=None, baseline=None) -> dict[str, dict]:
@@ -62,15 +62,20 @@ def evaluate_all(objective: BodyObjective, test: list, *, net=None, baseline=Non
 
 def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> dict:
     use_loc, objective_cfg = VARIANTS[name]
-    net = build_net(args, use_localization=use_loc)
+    torch.manual_seed(args.seed)
+    config = net_config(args, use_localization=use_loc)
+    net = PartSubnetwork.from_config(BODY_SPEC, config)
     objective = BodyObjective(body_model=model, config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed))
     tail = history.losses[-max(1, len(history.losses) // 10):]
+    if args.save is not None:  # a body-subnetwork checkpoint (robosmplx_core.nets.checkpoint)
+        save_checkpoint(args.save / name.strip("+").split()[0], network=net, config=config, part="body")
     return {"variant": name, "steps": history.steps, "train_seconds": round(history.seconds, 1),
             "images_seen": history.steps * 2 * args.pairs, "loss_first": round(history.losses[0], 4),
             "loss_last_10pct_mean": round(statistics.fmean(tail), 4),
             "parameters_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
+            "train_pool_metrics": evaluate(objective, pool[:len(test)], net=net),
             "metrics": evaluate_all(objective, test, net=net)}
 
 
@@ -105,6 +110,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--workers", type=int, default=2, help="rendering processes")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", type=Path, default=None, help="save each trained network under this folder")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = BodyModel.load(use_face_contour=True)

@@ -5,6 +5,7 @@
     robosmplx demo [--out DIR] [--config FILE] [key=value ...]
     robosmplx standin DIR
     robosmplx model-info [--config FILE] [key=value ...]
+    robosmplx train CONFIG [--quiet] [key=value ...]      (= python -m training.train; torchrun for DDP)
 
 Exit codes: 0 success, 2 unusable input or configuration (with a message saying what to fix).
 """
@@ -89,6 +90,13 @@ def _cmd_model_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    # imported here, not at module level: robosmplx_core never imports training/ at import time
+    from training.train import run
+
+    return run(args.config, args.overrides, progress=not args.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per verb."""
     ap = argparse.ArgumentParser(prog="robosmplx", description="Real-time whole-body SMPL-X motion capture")
@@ -119,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model-info", help="load the configured body model and describe it")
     _add_config_args(p)
     p.set_defaults(func=_cmd_model_info)
+    p = sub.add_parser("train", help="train a network (training/configs/*.yaml); torchrun -m training.train for DDP")
+    p.add_argument("config", type=Path, help="training config YAML, e.g. training/configs/synthetic_body.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. steps=100 out_dir=out/x")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
     return ap
 
 

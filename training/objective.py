@@ -115,7 +115,9 @@ class BodyObjective(nn.Module):
         crop = int(batch.image.shape[-1])
         pred = self.predict(out, batch.K, crop)
         w = self.config.weights
-        seg = resize_segmentation(batch.segmentation, out.segm_logits.shape[-1])
+        # without the Localization Module (ablation baseline) there are no part maps nor joints K
+        seg_size = out.segm_logits.shape[-1] if out.segm_logits is not None else self.config.render_size
+        seg = resize_segmentation(batch.segmentation, seg_size)
         probs = self._render(pred, batch.K, crop) if (w.projection or w.silhouette) else None
         gt_rot = torch.cat([batch.params.global_orient[:, None], batch.params.body_pose], dim=1)
         vis = batch.joints_visible.to(pred.joints.dtype)
@@ -126,7 +128,7 @@ class BodyObjective(nn.Module):
                               image_size_wh=(crop, crop), intrinsics=batch.K, rotations=gt_rot,
                               betas=batch.params.betas, part_labels=seg, paired_positives=paired_positives)
         result = compute_losses(predictions, targets, w, root_index=PELVIS)
-        if not self.config.volume_keypoints:
+        if not self.config.volume_keypoints or out.joints is None:
             return result
         volume = self.config.volume_keypoints * self._volume_loss(out.joints, batch, crop)
         return replace(result, total=result.total + volume)

@@ -1,0 +1,137 @@
+"""The trainer: resume = uninterrupted run, torchrun DDP = one process, clear errors, CLI verb.
+
+Tiny runs: the TINY subnetwork at 64 px, 2 pairs (4 images) per step, samples rendered on the
+fly in-process (num_workers=0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+from robosmplx_core.cli import main as cli_main
+from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
+from training.config import load_train_config
+from training.state import STATE_FILE
+from training.trainer import train
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "training" / "configs" / "synthetic_body.yaml"
+TINY = [f"network.{k}={v}" for k, v in TINY_SUBNET_KWARGS.items()] + [
+    "data.train.image_size=64", "objective.render_size=16", "data.train.length=16", "data.preload=false",
+    "data.val_size=0", "batch_pairs=2", "num_workers=0", "log_every=1", "schedule.warmup_steps=1",
+]  # fmt: skip
+
+
+def tiny(tmp: Path, *extra: str):
+    return load_train_config(CONFIG, [*TINY, f"out_dir={tmp}", *extra])
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(str(folder / "weights.safetensors"))
+
+
+def assert_close_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], *, atol: float, names=None) -> None:
+    assert a.keys() == b.keys()
+    for name in names or a:
+        torch.testing.assert_close(a[name].double(), b[name].double(), atol=atol, rtol=1e-4, msg=name)
+
+
+def test_resume_matches_uninterrupted_run(tmp_path) -> None:
+    """Train 2N steps vs N + resume + N: same weights, optimizer state and loss curve."""
+    full = train(tiny(tmp_path / "full", "steps=4", "val_every=2"), progress=False)
+    assert full.steps == 4 and len(full.losses) == 4
+    step2 = tmp_path / "full" / "checkpoints" / "step_000002"
+    assert (step2 / STATE_FILE).is_file() and (step2 / "train.yaml").is_file()
+    resumed = train(tiny(tmp_path / "resumed", "steps=4", "val_every=2", f"resume={step2}"), progress=False)
+    assert resumed.steps == 4 and len(resumed.losses) == 2
+    torch.testing.assert_close(torch.tensor(resumed.losses), torch.tensor(full.losses[2:]), rtol=1e-5, atol=1e-6)
+    a, b = weights(full.last_checkpoint), weights(resumed.last_checkpoint)
+    assert any(k.startswith("extra_state.optimizer.state.") and k.endswith("exp_avg_sq") for k in a)
+    assert_close_tensors(a, b, atol=1e-6, names=[k for k in a if not k.startswith("extra_state.rng")])
+    state = json.loads((resumed.last_checkpoint / STATE_FILE).read_text())
+    assert state["step"] == 4
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes_match_one(tmp_path) -> None:
+    """2 gloo processes with N/2 pairs each = 1 process with N pairs in 2 micro-batches (the same
+    per-process BatchNorm statistics); close to 1 process with N pairs in one batch."""
+    extra = ["steps=3", "val_every=3", "batch_pairs=4"]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "training.train", str(CONFIG), *TINY,
+           *extra, f"out_dir={tmp_path / 'ddp'}", "--quiet"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    ddp_losses = torch.tensor([x["loss"] for x in lines if x["split"] == "train"])
+    one = train(tiny(tmp_path / "one", *extra, "accumulate=2"), progress=False)
+    torch.testing.assert_close(ddp_losses, torch.tensor(one.losses), rtol=1e-4, atol=1e-5)
+    a, b = weights(tmp_path / "ddp" / "checkpoints" / "step_000003"), weights(one.last_checkpoint)
+    params = [k for k in a if not k.startswith("extra_state") and "running_" not in k and "num_batches" not in k]
+    assert_close_tensors(a, b, atol=1e-4, names=params)
+    plain = train(tiny(tmp_path / "plain", *extra), progress=False)  # BatchNorm over all 8 images
+    torch.testing.assert_close(ddp_losses, torch.tensor(plain.losses), rtol=0.05, atol=0.0)
+
+
+def test_resume_other_architecture_is_a_clear_error(tmp_path) -> None:
+    run = train(tiny(tmp_path / "a", "steps=1", "val_every=1"), progress=False)
+    with pytest.raises(ValueError, match=r"different architecture \(network.hidden_channels: 32 \(checkpoint\) vs 48"):
+        train(tiny(tmp_path / "b", "steps=2", "network.hidden_channels=48", f"resume={run.last_checkpoint}"),
+              progress=False)
+
+
+def test_config_errors_say_how_to_fix() -> None:
+    with pytest.raises(ValueError, match=r"unknown config key 'optimizer.learning_rate'; valid keys here: lr, "
+                                         r"weight_decay, betas"):
+        load_train_config(CONFIG, ["optimizer.learning_rate=1"])
+    with pytest.raises(ValueError, match=r"stage='hand' is not implemented yet.*use stage=body"):
+        load_train_config(CONFIG, ["stage=hand"])
+    with pytest.raises(ValueError, match=r"set exactly one of steps and epochs"):
+        load_train_config(CONFIG, ["epochs=2"])
+    with pytest.raises(ValueError, match=r"data.train.image_size \(64\) must equal the network's input size \(128"):
+        load_train_config(CONFIG, ["data.train.image_size=64"])
+    assert load_train_config(ROOT / "training" / "configs" / "body.yaml").network.backbone == "resnet50"
+
+
+def test_cli_verb_trains_and_writes_checkpoint(tmp_path, capsys) -> None:
+    out = tmp_path / "cli"
+    code = cli_main(["train", str(CONFIG), *TINY, "steps=2", "val_every=0", "data.val_size=2", f"out_dir={out}",
+                     "--quiet"])
+    assert code == 0
+    ckpt = out / "checkpoints" / "step_000002"
+    assert {p.name for p in ckpt.iterdir()} >= {"weights.safetensors", "network.yaml", "meta.json", STATE_FILE,
+                                                "train.yaml"}
+    assert (out / "checkpoints" / "best" / "meta.json").is_file()
+    assert "train: 2 steps ->" in capsys.readouterr().out
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_cli_bad_config_exits_2(tmp_path, capsys) -> None:
+    assert cli_main(["train", str(CONFIG), "steps=2", "nope=1", f"out_dir={tmp_path}"]) == 2
+    assert "unknown config key 'nope'; valid keys here: stage, body_model" in capsys.readouterr().err
+    assert cli_main(["train", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_existing_run_folder_needs_resume(tmp_path) -> None:
+    (tmp_path / "checkpoints" / "step_000002").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"already holds a run .* resume=.*step_XXXXXX, or pick another out_dir"):
+        train(tiny(tmp_path, "steps=1"), progress=False)

@@ -1,0 +1,232 @@
+"""The training config: one typed, frozen ``TrainConfig`` loaded like every robosmplx config.
+
+    cfg = load_train_config("training/configs/synthetic_body.yaml", ["steps=200", "optimizer.lr=5e-4"])
+    save_config(cfg, folder / "train.yaml")          # beside every checkpoint
+
+Defaults, then the YAML file, then ``key=value`` overrides (``robosmplx_core.config.load_config``
+with ``schema=TrainConfig``): unknown keys are errors that list the valid keys, values are
+checked by type and by each dataclass's ``__post_init__``.
+
+Batch semantics: ``batch_pairs`` = N pairs per optimizer step over ALL processes; a step sees
+2N images (N anchors + their N contrastive positives when ``objective.weights.contrastive > 0``,
+else 2N independently augmented samples, as in ``training/loop.py``). Each of W processes
+(``torchrun``) takes N / W pairs, split into ``accumulate`` micro-batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from robosmplx_core.config import BodyModelConfig, load_config
+from robosmplx_core.data.augment import AugmentConfig
+from robosmplx_core.data.synthetic import SyntheticConfig
+from robosmplx_core.nets.config import SubnetConfig
+from training.objective import ObjectiveConfig
+
+STAGES = ("body",)
+"""Stages this trainer runs; the paper's other stages follow (section 4.1)."""
+PLANNED_STAGES = ("hand", "face", "wholebody")
+SCHEDULES = ("cosine", "step")
+DATA_SOURCES = ("synthetic",)
+"""Names of ``training.data.DATASETS`` (the seam where real datasets plug in)."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training and validation data.
+
+    source: which dataset builder (``training.data.DATASETS``) makes the training set; only
+        "synthetic" exists today.
+    train: the synthetic training set (``length`` samples; ``image_size`` = the network's
+        input size; ``part`` = the stage's part).
+    val_seed, val_size: the held-out synthetic set (same settings as ``train``, another seed),
+        rendered once; ``val_size`` 0 = no validation.
+    augment: apply the paper's augmentations (``data.augment.augment_sample``) to anchors.
+    augmentation: their probabilities and ranges (positives use location + colour only).
+    preload: render the whole training set into memory once (each process) instead of on the
+        fly in the loader; for small sets on slow CPUs.
+    """
+
+    source: str = "synthetic"
+    train: SyntheticConfig = field(default_factory=SyntheticConfig)
+    val_seed: int = 1000
+    val_size: int = 200
+    augment: bool = True
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    preload: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in DATA_SOURCES:
+            raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (real datasets "
+                             "plug in through training.data.DATASETS)")
+        if self.val_size < 0 or self.train.length < 1:
+            raise ValueError(f"data: expected val_size >= 0 and train.length >= 1, got {self.val_size}, "
+                             f"{self.train.length}")
+        if self.val_size and self.val_seed == self.train.seed:
+            raise ValueError(f"data.val_seed ({self.val_seed}) equals data.train.seed: the validation set would "
+                             "repeat the training samples; pick another data.val_seed")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam (Kingma & Ba 2015) with L2 weight decay.
+
+    lr: peak learning rate (after warm-up); the paper's 2.5e-4.
+    weight_decay: L2 penalty added to the gradients (0 = off).
+    betas: Adam's moment decay rates.
+    """
+
+    lr: float = 2.5e-4
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0 or self.weight_decay < 0 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"optimizer: expected lr > 0, weight_decay >= 0, betas in [0, 1); got {self.lr}, "
+                             f"{self.weight_decay}, {self.betas}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule over the run's optimizer steps (factor of ``optimizer.lr``).
+
+    kind: "cosine" (to ``final_lr_ratio`` at the last step) or "step" (times ``gamma`` at each
+        milestone).
+    warmup_steps: linear ramp from ``warmup_start_ratio`` to 1 over these first steps.
+    final_lr_ratio: cosine only, the factor at the end.
+    milestones: step only, fractions of the run (0..1) where the factor is multiplied by gamma.
+    """
+
+    kind: str = "cosine"
+    warmup_steps: int = 0
+    warmup_start_ratio: float = 0.01
+    final_lr_ratio: float = 0.01
+    milestones: tuple[float, ...] = (0.6, 0.9)
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"schedule.kind: expected one of {SCHEDULES}, got {self.kind!r}")
+        if self.warmup_steps < 0 or not 0 < self.warmup_start_ratio <= 1 or not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError("schedule: expected warmup_steps >= 0, 0 < warmup_start_ratio <= 1 and "
+                             f"0 <= final_lr_ratio <= 1; got {self.warmup_steps}, {self.warmup_start_ratio}, "
+                             f"{self.final_lr_ratio}")
+        if not all(0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"schedule.milestones: expected increasing fractions of the run in (0, 1), got "
+                             f"{self.milestones}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"schedule.gamma: expected 0 < gamma <= 1, got {self.gamma}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (module docstring for the batch layout).
+
+    stage: which network is trained: "body" (hand, face and whole-body come later).
+    body_model: SMPL-X used by the objective and the renderer; ``use_face_contour`` must stay
+        true (the 137 whole-body joints); ``device`` is ignored (the run's device is used).
+    network, objective, data, optimizer, schedule: the sections above.
+    steps / epochs: run length, exactly one set (epochs: passes over ``data.train.length``;
+        set ``steps=null`` with it).
+    batch_pairs: N pairs per optimizer step over all processes (2N images).
+    accumulate: micro-batches per process and step (gradients accumulated).
+    grad_clip: max global gradient norm (0 = off).
+    amp: float16 autocast + GradScaler for the network on CUDA (the loss stays float32);
+        ignored with a note on CPU.
+    sync_batchnorm: multi-GPU CUDA runs: BatchNorm statistics over all processes (then W
+        processes with N/W pairs each match one process with N pairs).
+    device: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    seed: network initialisation, data order and augmentations; the run is a function of it.
+    val_every: validate (and checkpoint) every this many steps (0 = only at the end).
+    keep_checkpoints: newest step checkpoints kept (``best`` is kept apart).
+    log_every: TensorBoard / metrics.jsonl scalars every this many steps.
+    out_dir: run folder (checkpoints/, tensorboard/, metrics.jsonl).
+    resume: a ``checkpoints/step_XXXXXX`` folder to continue from (same network), or null.
+    num_workers: DataLoader processes rendering and augmenting samples (0 = in-process).
+    """
+
+    stage: str = "body"
+    body_model: BodyModelConfig = field(default_factory=lambda: BodyModelConfig(use_face_contour=True))
+    network: SubnetConfig = field(default_factory=SubnetConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    steps: Optional[int] = 1000
+    epochs: Optional[int] = None
+    batch_pairs: int = 16
+    accumulate: int = 1
+    grad_clip: float = 0.0
+    amp: bool = True
+    sync_batchnorm: bool = True
+    device: str = "auto"
+    seed: int = 0
+    val_every: int = 1000
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    out_dir: str = "out/train"
+    resume: Optional[str] = None
+    num_workers: int = 2
+
+    def __post_init__(self) -> None:
+        self._check_stage()
+        if (self.steps is None) == (self.epochs is None) or (self.steps or self.epochs or 0) < 1:
+            raise ValueError(f"set exactly one of steps and epochs (>= 1), got steps={self.steps}, "
+                             f"epochs={self.epochs}; e.g. steps=1000 epochs=null, or epochs=50 steps=null")
+        bad = {k: getattr(self, k) for k in ("batch_pairs", "accumulate", "log_every", "keep_checkpoints")
+               if getattr(self, k) < 1}
+        bad |= {k: getattr(self, k) for k in ("grad_clip", "val_every", "num_workers") if getattr(self, k) < 0}
+        if bad:
+            raise ValueError(f"out of range: {bad}; batch_pairs, accumulate, log_every and keep_checkpoints must "
+                             "be >= 1, grad_clip, val_every and num_workers >= 0")
+        if self.batch_pairs % self.accumulate:
+            raise ValueError(f"batch_pairs ({self.batch_pairs}) must be a multiple of accumulate ({self.accumulate})")
+        if self.device not in DEVICES:
+            raise ValueError(f"device: expected one of {DEVICES}, got {self.device!r}")
+        if not self.body_model.use_face_contour:
+            raise ValueError("body_model.use_face_contour must be true for training (the objective uses the "
+                             "137 whole-body joints, which include the face contour)")
+        self._check_sizes()
+
+    def _check_stage(self) -> None:
+        if self.stage in PLANNED_STAGES:
+            raise ValueError(f"stage={self.stage!r} is not implemented yet: this trainer runs {STAGES} (the "
+                             "hand, face and whole-body stages of the paper come later); use stage=body")
+        if self.stage not in STAGES:
+            raise ValueError(f"stage: expected one of {STAGES}, got {self.stage!r}")
+        if self.data.train.part != self.stage:
+            raise ValueError(f"data.train.part ({self.data.train.part!r}) must match stage ({self.stage!r}); "
+                             f"set data.train.part={self.stage}")
+
+    def _check_sizes(self) -> None:
+        size = self.network.input_size or 256
+        if self.data.train.image_size != size:
+            raise ValueError(f"data.train.image_size ({self.data.train.image_size}) must equal the network's "
+                             f"input size ({size}, network.input_size); set both to the same value")
+        w = self.objective.weights
+        if (w.projection or w.silhouette) and self.objective.render_size != size // 4:
+            raise ValueError(f"objective.render_size ({self.objective.render_size}) must be the part-map side, "
+                             f"network input size / 4 = {size // 4}; set objective.render_size={size // 4}")
+
+    @property
+    def positives(self) -> bool:
+        """The batch is N anchors then their N positives (the contrastive term is on)."""
+        return self.objective.weights.contrastive > 0
+
+    @property
+    def samples_per_step(self) -> int:
+        """Dataset samples drawn per optimizer step: N with positives, else 2N."""
+        return self.batch_pairs if self.positives else 2 * self.batch_pairs
+
+
+def load_train_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Defaults < YAML ``path`` < ``key=value`` overrides (see ``robosmplx_core.config.load_config``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: unknown key (the valid keys listed), wrong type, or a rejected value.
+    """
+    return load_config(path, overrides, schema=TrainConfig)

@@ -1,0 +1,272 @@
+"""The trainer of the Body subnetwork (paper sec. 4.1): one process or ``torchrun`` DDP.
+
+    result = train(load_train_config("training/configs/synthetic_body.yaml", ["steps=100"]))
+
+Every optimizer step: each process runs its ``accumulate`` micro-batches (``training.data``),
+the network under float16 autocast on CUDA when ``amp`` (the objective in float32), the
+gradients averaged over processes by DistributedDataParallel (so W processes with N/W pairs
+each equal one process with N pairs in ``accumulate = W`` micro-batches, and, with synchronised
+BatchNorm, one process with N pairs), clipped to ``grad_clip``, Adam, then the LR schedule.
+Every ``val_every`` steps and at the end, rank 0 validates (``training.evaluate``: MPJPE,
+PA-MPJPE, PVE in mm) and writes ``out_dir/checkpoints/step_XXXXXX`` (``training.state``); the
+lowest validation MPJPE so far is mirrored to ``checkpoints/best``.
+
+Run folder: ``train.yaml`` (the resolved config), ``checkpoints/``, ``metrics.jsonl``,
+``tensorboard/`` (when tensorboard is installed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from robosmplx_core.body_model import BodyModel
+from robosmplx_core.config import save_config
+from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticSample, collate_samples
+from robosmplx_core.geometry.projection import perspective_projection
+from robosmplx_core.nets.specs import part_spec
+from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
+from training.config import TrainConfig
+from training.data import batch_to, total_steps, train_loader, validation_samples
+from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
+from training.evaluate import evaluate, mean_pose
+from training.logs import RunLog, draw_joints
+from training.objective import BodyObjective
+from training.schedule import build_scheduler
+from training.state import TrainState, capture_rng, link_or_copy_tree, load_train_checkpoint, restore_rng
+from training.state import save_train_checkpoint
+
+CHECKPOINTS = "checkpoints"
+BEST = "best"
+PANEL_SIZE = 4  # validation crops in the TensorBoard image panel
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` did.
+
+    steps: optimizer steps done in total (including those before a resume).
+    losses: the loss of every step run by this call (mean over processes), in order.
+    last_checkpoint, best_checkpoint: folders written (rank 0; None elsewhere or if none).
+    best: ``{"mpjpe_mm", "step"}`` of the best validation, or None.
+    validations: every validation of this call, ``{"step", "mpjpe_mm", "pa_mpjpe_mm", "pve_mm"}``.
+    """
+
+    steps: int
+    losses: tuple[float, ...]
+    last_checkpoint: Optional[Path]
+    best_checkpoint: Optional[Path]
+    best: Optional[dict]
+    validations: tuple[dict, ...]
+
+
+def seed_everything(seed: int) -> None:
+    """torch, numpy and Python ``random`` seeded from ``seed``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _as_float(out: SubnetOutput) -> SubnetOutput:
+    """Every floating field in float32 (outputs of an autocast region may be float16)."""
+    return SubnetOutput(**{f.name: None if (v := getattr(out, f.name)) is None else v.float()
+                           for f in dataclasses.fields(out)})
+
+
+def _samples_to(samples: list[SyntheticSample], device: torch.device) -> list[SyntheticSample]:
+    if device.type == "cpu":
+        return samples
+    tensors = lambda s: {f.name: v.to(device) for f in dataclasses.fields(s)  # noqa: E731
+                         if isinstance(v := getattr(s, f.name), torch.Tensor)}
+    return [dataclasses.replace(s, params=s.params.to(device), **tensors(s)) for s in samples]
+
+
+class Trainer:
+    """Builds everything from a :class:`TrainConfig` on a :class:`DistEnv`; :meth:`fit` runs."""
+
+    def __init__(self, cfg: TrainConfig, env: DistEnv, *, progress: bool = True) -> None:
+        self.cfg, self.env, self.progress = cfg, env, progress
+        self.out_dir = Path(cfg.out_dir)
+        if not cfg.resume and any((self.out_dir / CHECKPOINTS).glob("step_[0-9]*")):
+            raise ValueError(f"out_dir={self.out_dir} already holds a run ({CHECKPOINTS}/step_*): continue it with "
+                             f"resume={self.out_dir / CHECKPOINTS}/step_XXXXXX, or pick another out_dir")
+        self.total = total_steps(cfg)
+        seed_everything(cfg.seed)
+        self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
+        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network).to(env.device)
+        loss_model = self.model if env.device.type == "cpu" else copy.deepcopy(self.model)
+        self.objective = BodyObjective(body_model=loss_model, config=cfg.objective).to(env.device)
+        self.use_amp = cfg.amp and env.device.type == "cuda"
+        o = cfg.optimizer
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr, betas=tuple(o.betas),
+                                          weight_decay=o.weight_decay)
+        self.scheduler = build_scheduler(self.optimizer, self.total, cfg.schedule)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.step, self.best, self._baseline_logged = 0, None, False
+        if cfg.resume:
+            self._resume(cfg.resume)
+        self.model_ddp = self._wrap()
+
+    def _resume(self, folder: str) -> None:
+        weights, state = load_train_checkpoint(folder, config=self.cfg)
+        self.net.load_state_dict(weights)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        if state.scaler:
+            self.scaler.load_state_dict(state.scaler)
+        restore_rng(state.rng)
+        self.step, self.best = state.step, state.best
+
+    def _wrap(self) -> torch.nn.Module:
+        if not self.env.distributed:
+            return self.net
+        net: torch.nn.Module = self.net
+        if self.cfg.sync_batchnorm and self.env.device.type == "cuda":
+            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        return DistributedDataParallel(net, device_ids=[self.env.device.index] if self.env.device.type == "cuda"
+                                       else None)
+
+    def _micro_loss(self, batch: SyntheticBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
+            out = _as_float(self.model_ddp(normalize_images(batch.image)))
+        with torch.autocast("cuda", enabled=False):
+            result = self.objective(out, batch, paired_positives=self.cfg.positives)
+        terms = {k: v for k, v in result.breakdown.as_dict().items() if k != "total"}
+        terms["volume_keypoints"] = float(result.total.detach()) - result.breakdown.total
+        # every output joins the loss, times 0: a head left unused by a zero loss weight gets a
+        # zero gradient instead of none, so DDP's gradient reduction completes every step
+        # (the same in one process, so both give the same updates)
+        untouched = sum(v.sum() for f in dataclasses.fields(out) if (v := getattr(out, f.name)) is not None)
+        return result.total + 0.0 * untouched, terms
+
+    def _train_step(self, micro_batches: list[SyntheticBatch]) -> tuple[float, dict[str, float]]:
+        """One optimizer step over this process's micro-batches; (loss mean over processes, terms)."""
+        self.net.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, terms = [], {}
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or not self.env.distributed else self.model_ddp.no_sync()
+            with sync:
+                loss, micro_terms = self._micro_loss(batch_to(batch, self.env.device))
+                self.scaler.scale(loss / len(micro_batches)).backward()
+            losses.append(loss.detach())
+            for k, v in micro_terms.items():
+                terms[k] = terms.get(k, 0.0) + v / len(micro_batches)
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        mean = mean_over_processes(torch.stack(losses).float().mean().reshape(1), self.env)
+        return float(mean), terms
+
+    def fit(self) -> TrainResult:
+        """Train from the current step to the last; returns a :class:`TrainResult`."""
+        cfg, env = self.cfg, self.env
+        log = RunLog(self.out_dir, enabled=env.is_main, total_steps=self.total, start_step=self.step,
+                     progress=self.progress)
+        if env.is_main:
+            save_config(cfg, self.out_dir / "train.yaml")
+            if cfg.amp and not self.use_amp:
+                log.note("amp=true is ignored on CPU (float32 throughout)")
+        val = validation_samples(cfg.data, self.model, workers=cfg.num_workers) if env.is_main else []
+        val = _samples_to(val, env.device)
+        loader = iter(train_loader(cfg, self.model, rank=env.rank, world_size=env.world_size,
+                                   start_step=self.step, total_steps=self.total))
+        losses, validations, last = [], [], None
+        window = (time.perf_counter(), self.step)  # steps/s from here (rendering the sets excluded)
+        if self.step >= self.total:
+            log.note(f"already at step {self.step} of {self.total}: nothing to train (raise steps or epochs)")
+        try:
+            while self.step < self.total:
+                lr = self.optimizer.param_groups[0]["lr"]  # the rate of this step
+                loss, terms = self._train_step([next(loader) for _ in range(cfg.accumulate)])
+                self.step += 1
+                losses.append(loss)
+                log.step(self.step, loss, lr)
+                if self.step % cfg.log_every == 0 or self.step == self.total:
+                    window = self._log_train(log, loss, terms, lr, window)
+                if self.step == self.total or (cfg.val_every and self.step % cfg.val_every == 0):
+                    last = self._validate_and_save(log, val, validations)
+        finally:
+            log.close()
+        best_dir = self.out_dir / CHECKPOINTS / BEST
+        return TrainResult(steps=self.step, losses=tuple(losses), last_checkpoint=last,
+                           best_checkpoint=best_dir if env.is_main and best_dir.is_dir() else None,
+                           best=self.best, validations=tuple(validations))
+
+    def _log_train(self, log: RunLog, loss: float, terms: dict[str, float], lr: float,
+                   window: tuple[float, int]) -> tuple[float, int]:
+        now = time.perf_counter()
+        speed = (self.step - window[1]) / max(now - window[0], 1e-9)
+        log.scalars(self.step, "train", {"loss": loss, **terms, "lr": lr, "steps_per_s": speed,
+                                         "images_per_s": speed * 2 * self.cfg.batch_pairs})
+        return now, self.step
+
+    def _validate_and_save(self, log: RunLog, val: list[SyntheticSample], validations: list[dict]) -> Optional[Path]:
+        """Rank 0: validate, checkpoint, mirror the best; every rank waits for it."""
+        folder = None
+        if self.env.is_main:
+            metrics = self._validate(log, val) if val else None
+            improved = metrics is not None and (self.best is None or metrics["mpjpe_mm"] < self.best["mpjpe_mm"])
+            if improved:
+                self.best = {"mpjpe_mm": metrics["mpjpe_mm"], "step": self.step}
+            if metrics is not None:
+                validations.append({"step": self.step, **metrics})
+            folder = self._save()
+            if improved:
+                link_or_copy_tree(folder, folder.parent / BEST)
+                log.note(f"step {self.step}: best validation MPJPE {metrics['mpjpe_mm']:.1f} mm -> {BEST}")
+        barrier(self.env)
+        return folder
+
+    @torch.no_grad()
+    def _validate(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
+        self.net.eval()
+        metrics = evaluate(self.objective, val, net=self.net)
+        if not self._baseline_logged:  # reference: the validation set's own mean pose
+            base = evaluate(self.objective, val, baseline=mean_pose(val))
+            log.scalars(self.step, "val", {f"mean_pose_{k}": v for k, v in base.items() if v is not None})
+            self._baseline_logged = True
+        log.scalars(self.step, "val", {k: v for k, v in metrics.items() if v is not None})
+        if log.writer is not None:
+            batch = collate_samples(val[:PANEL_SIZE])
+            crop = int(batch.image.shape[-1])
+            pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
+            pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
+            log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
+        self.net.train()
+        return {k: float(v) for k, v in metrics.items() if v is not None}
+
+    def _save(self) -> Path:
+        state = TrainState(step=self.step, optimizer=self.optimizer.state_dict(),
+                           scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
+                           rng=capture_rng(), best=self.best)
+        folder = self.out_dir / CHECKPOINTS / f"step_{self.step:06d}"
+        save_train_checkpoint(folder, network=self.net, config=self.cfg, state=state)
+        steps = sorted(p for p in folder.parent.glob("step_[0-9]*") if p.is_dir() and not p.name.endswith(".tmp"))
+        for old in steps[:-self.cfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+
+def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Run ``cfg`` in this process (joining the ``torchrun`` group when ``WORLD_SIZE`` > 1)."""
+    env = init_distributed(cfg.device)
+    try:
+        return Trainer(cfg, env, progress=progress).fit()
+    finally:
+        shutdown(env)
