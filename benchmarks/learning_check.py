@@ -67,7 +67,8 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> di
     net = PartSubnetwork.from_config(BODY_SPEC, config)
     objective = BodyObjective(body_model=model, config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
-                        config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed))
+                        config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
+                                          augment=not args.no_augment))
     tail = history.losses[-max(1, len(history.losses) // 10):]
     if args.save is not None:  # a body-subnetwork checkpoint (robosmplx_core.nets.checkpoint)
         save_checkpoint(args.save / name.strip("+").split()[0], network=net, config=config, part="body")
@@ -107,6 +108,9 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=16, help="joint volume depth D")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--no-augment", action="store_true", help="train on the rendered crops as they are")
+    ap.add_argument("--variant", choices=list(VARIANTS), default="+L_proj (RoboSMPLX)",
+                    help="main mode: which variant to train (default: every module)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--workers", type=int, default=2, help="rendering processes")
     ap.add_argument("--seed", type=int, default=0)
@@ -121,7 +125,7 @@ def main() -> None:
     render_s = time.perf_counter() - t0
     base_objective = BodyObjective(body_model=model)
     baseline = evaluate_all(base_objective, test, baseline=mean_pose(pool))
-    names = list(VARIANTS) if args.ablation else ["+L_proj (RoboSMPLX)"]
+    names = list(VARIANTS) if args.ablation else [args.variant]
     runs = [run_variant(args, name, pool, test, model) for name in names]
     rows = [("mean-pose baseline", baseline)] + [(r["variant"], r["metrics"]) for r in runs]
     ratio = runs[-1]["metrics"]["normal"]["mpjpe_mm"] / baseline["normal"]["mpjpe_mm"]

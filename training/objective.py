@@ -7,8 +7,8 @@
 - the predicted SMPL-X (22 rotations, betas; hands, jaw and eyes at rest, neutral face) goes
   through the body model (``use_face_contour=True``) to the 137 whole-body joints and the mesh;
 - L_3D on root-aligned joints, L_2D through the perspective camera recovered from the
-  predicted weak-perspective crop camera (``geometry.projection.weak_perspective_to_translation``
-  with the crop's focal length), L_BM on rotations and betas, L_segm on the Localization
+  predicted weak-perspective crop camera (``geometry.camera.crop_cam_to_full_transl`` with the
+  crop's own intrinsics, the inverse of ``data.synthetic.crop_camera``), L_BM on rotations and betas, L_segm on the Localization
   Module's part maps, L_con (eq. 2) when the batch is anchors followed by positives, L_proj on
   the soft-rendered part probabilities of the predicted mesh (``render.soft``) at the part-map
   resolution;
@@ -29,7 +29,7 @@ from torch import nn
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.body_model.parts import part_labels
 from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
-from robosmplx_core.geometry.projection import weak_perspective_to_translation
+from robosmplx_core.geometry.camera import crop_cam_to_full_transl
 from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
 from robosmplx_core.nets.specs import BODY_SPEC, spec_joint_indices_144
 from robosmplx_core.nets.subnet import SubnetOutput
@@ -102,7 +102,11 @@ class BodyObjective(nn.Module):
         b = out.batch_size
         rest = SMPLXParams.zeros(b, num_betas=self.body_model.num_betas,
                                  num_expression=self.body_model.num_expression, device=out.rotmats.device)
-        transl = weak_perspective_to_translation(out.camera, K[:, 0, 0], float(crop_size))
+        # the crop camera of data.synthetic.crop_camera: the crop is the whole image of its own
+        # pinhole K, whose principal point need not be the crop centre
+        b_xy = torch.full((b, 2), crop_size / 2.0, dtype=K.dtype, device=K.device)
+        transl = crop_cam_to_full_transl(out.camera, b_xy, float(crop_size), torch.full_like(b_xy, float(crop_size)),
+                                         K[:, 0, 0], principal_point_xy=K[:, :2, 2])
         params = replace(rest, global_orient=out.rotmats[:, 0], body_pose=out.rotmats[:, 1:22],
                          betas=out.betas, transl=torch.zeros_like(transl))
         model_out = self.body_model(params)
