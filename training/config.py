@@ -48,6 +48,8 @@ class DataConfig:
     augmentation: their probabilities and ranges (positives use location + colour only).
     preload: render the whole training set into memory once (each process) instead of on the
         fly in the loader; for small sets on slow CPUs.
+    mean_init_samples: start the regressor at the mean pose and shape of this many training
+        samples (HMR's mean-parameter initialisation); 0 = the rest pose, upright.
     """
 
     source: str = "synthetic"
@@ -57,8 +59,11 @@ class DataConfig:
     augment: bool = True
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     preload: bool = False
+    mean_init_samples: int = 64
 
     def __post_init__(self) -> None:
+        if self.mean_init_samples < 0:
+            raise ValueError(f"data.mean_init_samples: expected >= 0, got {self.mean_init_samples}")
         if self.source not in DATA_SOURCES:
             raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (real datasets "
                              "plug in through training.data.DATASETS)")

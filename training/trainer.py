@@ -38,7 +38,7 @@ from robosmplx_core.geometry.projection import perspective_projection
 from robosmplx_core.nets.specs import part_spec
 from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
 from training.config import TrainConfig
-from training.data import batch_to, total_steps, train_loader, validation_samples
+from training.data import DATASETS, batch_to, total_steps, train_loader, validation_samples
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
 from training.evaluate import evaluate, mean_pose
 from training.logs import RunLog, draw_joints
@@ -104,7 +104,10 @@ class Trainer:
         self.total = total_steps(cfg)
         seed_everything(cfg.seed)
         self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
-        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network).to(env.device)
+        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network)
+        if cfg.data.mean_init_samples and not cfg.resume:  # resume loads the weights instead
+            self._start_at_mean(cfg.data.mean_init_samples)
+        self.net = self.net.to(env.device)
         loss_model = self.model if env.device.type == "cpu" else copy.deepcopy(self.model)
         self.objective = BodyObjective(body_model=loss_model, config=cfg.objective).to(env.device)
         self.use_amp = cfg.amp and env.device.type == "cuda"
@@ -117,6 +120,12 @@ class Trainer:
         if cfg.resume:
             self._resume(cfg.resume)
         self.model_ddp = self._wrap()
+
+    def _start_at_mean(self, count: int) -> None:
+        """HMR's mean-parameter initialisation from the first ``count`` training samples."""
+        source = DATASETS[self.cfg.data.source](self.cfg.data, self.model)
+        start = mean_pose([source[i] for i in range(min(count, len(source)))])
+        self.net.set_mean(rotmats=start.rotations, betas=start.betas)
 
     def _resume(self, folder: str) -> None:
         weights, state = load_train_checkpoint(folder, config=self.cfg)

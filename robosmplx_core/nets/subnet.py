@@ -191,6 +191,27 @@ class PartSubnetwork(nn.Module):
                    input_size=config.input_size, part_only=part_only,
                    use_localization=config.use_localization)  # fmt: skip
 
+    @torch.no_grad()
+    def set_mean(self, *, rotmats: torch.Tensor, betas: torch.Tensor | None = None) -> None:
+        """Start the regressor at a given mean (HMR's mean-parameter initialisation): the bias
+        of the last layer becomes ``rotmats`` (R, 3, 3) as 6D and ``betas`` (NB,); call before
+        training, e.g. with the training set's mean pose. Other groups keep their values."""
+        check_shape(rotmats, f"{self.spec.num_rotations} 3 3", name="rotmats")
+        offset = 0
+        for name, size in self._layout:
+            if name == "rot6d":
+                value = rotmats[..., :2].transpose(-1, -2).reshape(size)  # two columns
+                self.regressor_out.bias[offset:offset + size] = value.to(self.regressor_out.bias)
+            elif name == "betas" and betas is not None and offset < self._part_only_start():
+                check_shape(betas, f"{size}", name="betas")
+                self.regressor_out.bias[offset:offset + size] = betas.to(self.regressor_out.bias)
+            offset += size
+
+    def _part_only_start(self) -> int:
+        """Offset of the part-only groups in the last layer (its size when there are none)."""
+        total = sum(n for _, n in self._layout)
+        return total - (6 + self.spec.part_num_betas + 3) if self.part_only else total
+
     @property
     def input_size(self) -> int:
         """S, the crop side in pixels."""

@@ -153,3 +153,20 @@ def test_without_localization_module_the_regressor_reads_features_only():
             out = base(torch.zeros(batch, 3, base.input_size, base.input_size))
         assert out.joints is None and out.segm_logits is None
         assert out.rotmats.shape == (batch, BODY_SPEC.num_rotations, 3, 3) and out.betas.shape == (batch, 10)
+
+
+def test_set_mean_starts_the_regressor_at_a_given_pose():
+    """HMR's mean-parameter initialisation: an untrained net then predicts exactly that pose."""
+    from robosmplx_core.geometry.rotations import axis_angle_to_matrix
+
+    torch.manual_seed(0)
+    net = PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS).eval()
+    rotmats = axis_angle_to_matrix(0.5 * torch.randn(BODY_SPEC.num_rotations, 3))
+    betas = torch.randn(10)
+    net.set_mean(rotmats=rotmats, betas=betas)
+    with torch.no_grad():
+        out = net(torch.zeros(2, 3, net.input_size, net.input_size))
+    torch.testing.assert_close(out.rotmats, rotmats.expand(2, -1, -1, -1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.betas, betas.expand(2, -1))
+    with pytest.raises(ValueError, match="rotmats"):
+        net.set_mean(rotmats=torch.eye(3).expand(3, 3, 3))
