@@ -115,12 +115,13 @@ def _identity(item: object) -> object:
 
 
 def train_loader(cfg: TrainConfig, model: BodyModel, *, rank: int, world_size: int, start_step: int,
-                 total_steps: int) -> DataLoader:
+                 total_steps: int, progress: bool = True) -> DataLoader:
     """Micro-batches of this process from ``start_step`` to ``total_steps`` (``accumulate`` per step)."""
     source: Sequence[SyntheticSample] | Dataset = DATASETS[cfg.data.source](cfg.data, model)
     if cfg.data.preload:
         count = len(source)  # type: ignore[arg-type]
-        source = render_pool(source, count, workers=cfg.num_workers, desc="render train")  # type: ignore[arg-type]
+        source = render_pool(source, count, workers=cfg.num_workers, desc="render train",  # type: ignore[arg-type]
+                             progress=progress)
     plan = BatchPlan(samples_per_step=cfg.samples_per_step, positives=cfg.positives, world_size=world_size,
                      rank=rank, accumulate=cfg.accumulate, seed=cfg.seed)
     batches = StepBatches(source, plan, augment=cfg.data.augmentation if cfg.data.augment else None,
@@ -140,12 +141,14 @@ def total_steps(cfg: TrainConfig) -> int:
     return int(cfg.steps) if cfg.steps is not None else int(cfg.epochs) * steps_per_epoch(cfg)  # type: ignore[arg-type]
 
 
-def validation_samples(cfg: DataConfig, model: BodyModel, *, workers: int = 0) -> list[SyntheticSample]:
+def validation_samples(cfg: DataConfig, model: BodyModel, *, workers: int = 0,
+                       progress: bool = True) -> list[SyntheticSample]:
     """The held-out synthetic set (``val_size`` samples of seed ``val_seed``), rendered once."""
     if not cfg.val_size:
         return []
     val = dataclasses.replace(cfg.train, seed=cfg.val_seed, length=cfg.val_size)
-    return render_pool(SyntheticDataset(config=val, model=model), cfg.val_size, workers=workers, desc="render val")
+    return render_pool(SyntheticDataset(config=val, model=model), cfg.val_size, workers=workers, desc="render val",
+                       progress=progress)
 
 
 def batch_to(batch: SyntheticBatch, device: torch.device) -> SyntheticBatch:

@@ -58,8 +58,9 @@ class TrainHistory:
     losses: tuple[float, ...]
 
 
-def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc: str = "render") -> list[SyntheticSample]:
-    """The first ``count`` samples of ``dataset``, rendered with a progress bar."""
+def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc: str = "render",
+                progress: bool = True) -> list[SyntheticSample]:
+    """The first ``count`` samples of ``dataset``, rendered (with a progress bar unless ``progress=False``)."""
     if count < 1:
         raise ValueError(f"render_pool: count must be >= 1, got {count}")
     subset = torch.utils.data.Subset(dataset, range(count))
@@ -67,7 +68,7 @@ def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc
     # a worker's tensors arrive in shared memory, one file descriptor each: copy them into this
     # process so a pool of thousands does not exhaust the descriptor limit
     copy = copy_module.deepcopy if workers else (lambda s: s)
-    return [copy(s) for s in tqdm(loader, total=count, desc=desc, unit="sample", leave=False)]
+    return [copy(s) for s in tqdm(loader, total=count, desc=desc, unit="sample", leave=False, disable=not progress)]
 
 
 def _batch(pool: list[SyntheticSample], gen: torch.Generator, cfg: LoopConfig, positives: bool):

@@ -191,9 +191,11 @@ class Trainer:
             save_config(cfg, self.out_dir / "train.yaml")
             if cfg.amp and not self.use_amp:
                 log.note("amp=true is ignored on CPU (float32 throughout)")
-        val = validation_samples(cfg.data, self.model, workers=cfg.num_workers) if env.is_main else []
+        val = (validation_samples(cfg.data, self.model, workers=cfg.num_workers, progress=self.progress)
+               if env.is_main else [])
         val = _samples_to(val, env.device)
         loader = iter(train_loader(cfg, self.model, rank=env.rank, world_size=env.world_size,
+                                   progress=self.progress and env.is_main,
                                    start_step=self.step, total_steps=self.total))
         losses, validations, last = [], [], None
         window = (time.perf_counter(), self.step)  # steps/s from here (rendering the sets excluded)
