@@ -10,7 +10,6 @@ of the training pool (chordal mean projected onto SO(3)) and the mean betas.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -20,7 +19,6 @@ from robosmplx_core.data.augment import translate_scale
 from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.eval import MetricAccumulator, mpjpe_mm, pa_mpjpe_mm, pve_mm, root_points
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
-from robosmplx_core.types import SMPLXParams
 from training.objective import PELVIS, BodyObjective
 
 SHIFTS: dict[str, dict] = {  # the paper's positional protocol (tables 4, 5, 7)
@@ -52,19 +50,6 @@ def mean_pose(samples: Sequence[SyntheticSample]) -> MeanPose:
     return MeanPose(rotations=(u @ fix @ vh).float(), betas=betas.float())
 
 
-def _gt_vertices(objective: BodyObjective, params: SMPLXParams) -> torch.Tensor:
-    rest = dataclasses.replace(params, transl=torch.zeros_like(params.transl))
-    return objective.body_model(rest).vertices
-
-
-def _body_from_rotations(objective: BodyObjective, rotations: torch.Tensor, betas: torch.Tensor):
-    b = rotations.shape[0]
-    params = dataclasses.replace(SMPLXParams.zeros(b, num_betas=betas.shape[-1]), global_orient=rotations[:, 0],
-                                 body_pose=rotations[:, 1:22], betas=betas)
-    out = objective.body_model(params)
-    return out.joints[:, objective.joint_index], out.vertices
-
-
 @torch.no_grad()
 def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, net: PartSubnetwork | None = None,
              baseline: MeanPose | None = None, batch_size: int = 16) -> dict[str, float | None]:
@@ -77,12 +62,11 @@ def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, ne
         b = batch.image.shape[0]
         if net is not None:
             out = net(normalize_images(batch.image))
-            joints, verts = _body_from_rotations(objective, out.rotmats, out.betas)
+            _, joints, verts = objective.body(out.rotmats, out.betas)
         else:
-            joints, verts = _body_from_rotations(objective, baseline.rotations.expand(b, 22, 3, 3),
-                                                 baseline.betas.expand(b, -1))
+            _, joints, verts = objective.body(baseline.rotations.expand(b, 22, 3, 3), baseline.betas.expand(b, -1))
         gt_joints = batch.joints3d.double()
-        gt_verts = _gt_vertices(objective, batch.params).double() + batch.params.transl.double()[:, None]
+        gt_verts = objective.body_model(batch.params).vertices.double()  # camera frame, as gt_joints
         acc.update(mpjpe=mpjpe_mm(joints.double(), gt_joints, root=PELVIS),
                    pa_mpjpe=pa_mpjpe_mm(joints.double(), gt_joints),
                    pve=pve_mm(verts.double(), gt_verts, pred_root=root_points(joints.double(), PELVIS),

@@ -97,22 +97,26 @@ class BodyObjective(nn.Module):
         size = self.config.render_size
         self.renderer = SoftRasterizer(height=size, width=size, near=0.05, far=40.0, cull_backfaces=True)
 
+    def body(self, rotmats: torch.Tensor, betas: torch.Tensor) -> tuple[SMPLXParams, torch.Tensor, torch.Tensor]:
+        """The body model at zero translation on rotations (B, 22, 3, 3) (global + 21 body) and
+        betas (B, NB); hands, jaw and eyes at rest, neutral face. Returns the params, the 137
+        whole-body joints (B, 137, 3) and the vertices (B, V, 3)."""
+        rest = SMPLXParams.zeros(rotmats.shape[0], num_betas=self.body_model.num_betas,
+                                 num_expression=self.body_model.num_expression, device=rotmats.device)
+        params = replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=betas)
+        model_out = self.body_model(params)
+        return params, model_out.joints[:, self.joint_index], model_out.vertices
+
     def predict(self, out: SubnetOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
         """The body model on the network's output; ``K`` (B, 3, 3) crop intrinsics."""
         b = out.batch_size
-        rest = SMPLXParams.zeros(b, num_betas=self.body_model.num_betas,
-                                 num_expression=self.body_model.num_expression, device=out.rotmats.device)
         # the crop camera of data.synthetic.crop_camera: the crop is the whole image of its own
         # pinhole K, whose principal point need not be the crop centre
         b_xy = torch.full((b, 2), crop_size / 2.0, dtype=K.dtype, device=K.device)
         transl = crop_cam_to_full_transl(out.camera, b_xy, float(crop_size), torch.full_like(b_xy, float(crop_size)),
                                          K[:, 0, 0], principal_point_xy=K[:, :2, 2])
-        params = replace(rest, global_orient=out.rotmats[:, 0], body_pose=out.rotmats[:, 1:22],
-                         betas=out.betas, transl=torch.zeros_like(transl))
-        model_out = self.body_model(params)
-        return BodyPrediction(params=replace(params, transl=transl),
-                              joints=model_out.joints[:, self.joint_index], vertices=model_out.vertices,
-                              transl=transl)
+        params, joints, vertices = self.body(out.rotmats, out.betas)
+        return BodyPrediction(params=replace(params, transl=transl), joints=joints, vertices=vertices, transl=transl)
 
     def forward(self, out: SubnetOutput, batch: SyntheticBatch, *, paired_positives: bool = False) -> LossResult:
         """Combined loss; ``paired_positives``: the batch is N anchors then their N positives."""

@@ -89,7 +89,6 @@ class Estimator:
                  default_fov_deg: float = 60.0) -> None:
         self.detector, self.tracker, self.backend = detector, tracker, backend
         self.smoother, self.body_model = smoother, body_model
-        self.detect_every_n_frames = detect_every_n_frames
         self.default_fov_deg = default_fov_deg
         self.last_timings = StageTimings()
         self._schedule = DetectionSchedule(detector=detector, every_n=detect_every_n_frames)
