@@ -1,11 +1,13 @@
 """`robosmplx` command line: verbs mirror the library (see README).
 
     robosmplx predict SOURCE --out DIR [--backend landmarks] [--max-frames N] [--overlay mesh|skeleton|none] [key=value ...]
+    robosmplx pseudolabel SOURCES... --out DIR [--every N] [--min-confidence C] [--max-frames N] [key=value ...]
     robosmplx export-bvh DIR/estimates.npz --track ID --out x.bvh [key=value ...]
     robosmplx demo [--out DIR] [--config FILE] [key=value ...]
     robosmplx standin DIR
     robosmplx model-info [--config FILE] [key=value ...]
     robosmplx train CONFIG [--quiet] [key=value ...]      (= python -m training.train; torchrun for DDP)
+    robosmplx eval CHECKPOINT --data NAME:PATH [--data ...] [--robustness] [--out DIR]  (training/eval_cli.py)
 
 Exit codes: 0 success, 2 unusable input or configuration (with a message saying what to fix).
 """
@@ -56,6 +58,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pseudolabel(args: argparse.Namespace) -> int:
+    from robosmplx_core.data.pseudolabel import PseudoLabelSettings, run_pseudolabel, split_sources
+    from robosmplx_core.threads import use_pipeline_threads
+
+    use_pipeline_threads()
+    sources, overrides = split_sources(args.sources)  # key=value may sit among the sources
+    cfg = load_config(args.config, list(args.overrides) + overrides)
+    settings = PseudoLabelSettings(every=args.every, min_confidence=args.min_confidence, max_frames=args.max_frames,
+                                   image_topic=args.image_topic)
+    summary = run_pseudolabel(sources, args.out, cfg, settings=settings, progress=not args.quiet)
+    print(summary.describe(args.out))
+    return 0
+
+
 def _cmd_export_bvh(args: argparse.Namespace) -> int:
     from robosmplx_core.body_model import BodyModel
     from robosmplx_core.export.bvh import export_bvh_from_npz
@@ -97,6 +113,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return run(args.config, args.overrides, progress=not args.quiet)
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    # imported here, not at module level: robosmplx_core never imports training/ at import time
+    from training.eval_cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per verb."""
     ap = argparse.ArgumentParser(prog="robosmplx", description="Real-time whole-body SMPL-X motion capture")
@@ -114,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_args(p)
     p.set_defaults(func=_cmd_predict)
+    p = sub.add_parser("pseudolabel", help="pseudo-labels (images + SMPL-X fits + 2D landmarks) from your own "
+                                           "videos, image folders or rosbag2 bags, for `robosmplx train`")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video file, image, folder of images or rosbag2 bag")
+    p.add_argument("--out", type=Path, required=True, help="output dataset folder (must not hold a run already)")
+    p.add_argument("--every", type=int, default=1, help="keep every N-th input frame (default 1)")
+    p.add_argument("--min-confidence", type=float, default=0.5, help="drop persons whose body confidence is lower "
+                                                                     "(default 0.5)")
+    p.add_argument("--max-frames", type=int, default=None, help="read at most N input frames per source")
+    p.add_argument("--image-topic", default=None, help="bags: image topic (default: the bag's only one)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_pseudolabel)
     p = sub.add_parser("export-bvh", help="write one track of estimates.npz as a BVH animation (Blender)")
     p.add_argument("estimates", type=Path, help="estimates.npz written by `robosmplx predict`")
     p.add_argument("--track", type=int, required=True, help="track id")
@@ -132,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. steps=100 out_dir=out/x")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("eval", help="errors of a subnetwork checkpoint on evaluation sets; --robustness: the paper's "
+                                    "protocol (tables 4, 5, 7, figure 1)")
+    p.add_argument("checkpoint", type=Path, help="checkpoint folder of a body, hand or face subnetwork")
+    p.add_argument("--data", action="append", required=True, metavar="NAME:PATH",
+                   help="evaluation set, repeatable: synthetic[:seed=1000,n=200], ehf:DIR, agora:DIR, 3dpw:DIR, "
+                        "freihand:DIR, stirling:DIR, h36m:DIR (see training/eval_data.py)")
+    p.add_argument("--robustness", action="store_true", help="every perturbation of the paper's robustness protocol")
+    p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder for eval.json and charts "
+                                                                      "(default out/eval)")
+    p.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default 16)")
+    p.add_argument("--max-samples", type=int, default=None, help="evaluate the first N samples of each set")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="SMPL-X model folder (default $ROBOSMPLX_MODEL_DIR, else the procedural stand-in)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
     return ap
 
 

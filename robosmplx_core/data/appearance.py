@@ -22,7 +22,7 @@ from robosmplx_core.media import SAMPLES, media_dir
 
 __all__ = [
     "BACKGROUND_KINDS", "LightingConfig", "available_photos", "make_background", "clothing_albedo",
-    "vertex_normals", "shade_pixels",
+    "hair_vertices", "vertex_normals", "shade_pixels",
 ]  # fmt: skip
 
 BACKGROUND_KINDS = ("solid", "gradient", "noise", "photo")
@@ -40,6 +40,8 @@ _GARMENT = {
     "left_hand": 0, "right_hand": 0,
 }  # fmt: skip
 _GARMENT_OF_PART = torch.tensor([_GARMENT[n] for n in BODY_PART_NAMES], dtype=torch.int64)
+_HAIR_COLOURS = torch.tensor([[0.06, 0.05, 0.04], [0.2, 0.12, 0.07], [0.4, 0.26, 0.14], [0.75, 0.6, 0.36],
+                              [0.55, 0.55, 0.55], [0.5, 0.22, 0.1]])
 _SKIN_TONES = torch.tensor([[0.98, 0.84, 0.72], [0.87, 0.67, 0.52], [0.72, 0.52, 0.36],
                             [0.52, 0.36, 0.24], [0.33, 0.22, 0.15]])
 
@@ -55,6 +57,8 @@ class LightingConfig:
         tint: per-channel colour of the light, each channel uniform in ``[tint, 1]``.
         texture_noise: std of the per-vertex albedo noise (a cheap texture).
         long_sleeves_prob: chance that the top covers the forearms too.
+        hair_prob: chance that the back and top of the head carry a hair colour (else bald):
+            the face/hair contrast is the cue real images give for facing towards or away.
     """
 
     ambient: tuple[float, float] = (0.15, 0.5)
@@ -63,14 +67,15 @@ class LightingConfig:
     tint: float = 0.8
     texture_noise: float = 0.04
     long_sleeves_prob: float = 0.5
+    hair_prob: float = 0.9
 
     def __post_init__(self) -> None:
         for name in ("ambient", "diffuse"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi:
                 raise ValueError(f"LightingConfig.{name}: expected 0 <= low <= high, got {(lo, hi)}")
-        if not 0.0 <= self.tint <= 1.0 or not 0.0 <= self.long_sleeves_prob <= 1.0:
-            raise ValueError("LightingConfig.tint and long_sleeves_prob: expected values in [0, 1]")
+        if not all(0.0 <= v <= 1.0 for v in (self.tint, self.long_sleeves_prob, self.hair_prob)):
+            raise ValueError("LightingConfig.tint, long_sleeves_prob and hair_prob: expected values in [0, 1]")
 
 
 def _rand(gen: torch.Generator, *shape: int) -> torch.Tensor:
@@ -144,14 +149,30 @@ def make_background(gen: torch.Generator, size: int, kinds: tuple[str, ...],
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: LightingConfig) -> torch.Tensor:
+def hair_vertices(rest_vertices: torch.Tensor, body_labels: torch.Tensor) -> torch.Tensor:
+    """(V,) bool: the head vertices a hairstyle covers, from the rest-pose mesh (V, 3) (model
+    frame: y up, +z front): the top fifth of the head and its back half above the nape."""
+    head = body_labels == BODY_PART_NAMES.index("head")
+    if not bool(head.any()):
+        return torch.zeros_like(head)
+    v = rest_vertices.detach().to(torch.float32)
+    lo, hi = v[head].min(dim=0).values, v[head].max(dim=0).values
+    height = (v[:, 1] - lo[1]) / (hi[1] - lo[1]).clamp(min=1e-6)  # 0 at the chin/neck, 1 at the crown
+    depth = (v[:, 2] - lo[2]) / (hi[2] - lo[2]).clamp(min=1e-6)  # 0 at the back, 1 at the nose
+    return head & ((height > 0.8) | ((depth < 0.45) & (height > 0.3)))
+
+
+def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: LightingConfig,
+                    hair: torch.Tensor | None = None) -> torch.Tensor:
     """(V, 3) per-vertex albedo: skin, top, bottom and shoe colours over the SMPL body parts,
-    a small per-part tint and per-vertex noise.
+    a small per-part tint, hair on the ``hair`` vertices (chance ``cfg.hair_prob``) and
+    per-vertex noise.
 
     Args:
         gen: random generator.
         body_labels: (V,) body part label in [0, 24) (``part_labels(model, "body")``).
         cfg: ranges.
+        hair: (V,) bool from :func:`hair_vertices`; ``None`` = no hair.
     """
     tone = _SKIN_TONES[int(_rand(gen, 1).item() * len(_SKIN_TONES)) % len(_SKIN_TONES)]
     skin = (tone * (0.9 + 0.2 * _rand(gen, 3))).clamp(0, 1)
@@ -162,7 +183,12 @@ def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: Lighti
     part_tint = 1.0 + (_rand(gen, len(BODY_PART_NAMES), 3) - 0.5) * 0.1
     colour = garments[garment_of_part] * part_tint  # (24, 3)
     noise = torch.randn(body_labels.shape[0], 3, generator=gen) * cfg.texture_noise
-    return (colour[body_labels] + noise).clamp(0.0, 1.0)
+    albedo = colour[body_labels]
+    hair_draw = _rand(gen, 2)
+    if hair is not None and float(hair_draw[0]) < cfg.hair_prob:
+        shade = _HAIR_COLOURS[int(hair_draw[1].item() * len(_HAIR_COLOURS)) % len(_HAIR_COLOURS)]
+        albedo = torch.where(hair[:, None], shade * (0.85 + 0.3 * _rand(gen, 3)), albedo)
+    return (albedo + noise).clamp(0.0, 1.0)
 
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

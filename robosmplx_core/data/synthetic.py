@@ -227,6 +227,7 @@ class SyntheticDataset(torch.utils.data.Dataset):
                              "use BodyModel.load(..., use_face_contour=True)")
         self.faces = torch.as_tensor(self.model.faces, dtype=torch.int64)
         self.body_labels = part_labels(self.model, "body").vertex_labels
+        self.hair = appearance.hair_vertices(self.model.layer.v_template, self.body_labels)
         self.labels = part_labels(self.model, config.part)
         self.part_vertices = torch.nonzero(self.labels.vertex_labels >= 0).squeeze(1)
         self.joint_index = torch.tensor(spec_joint_indices_144(part_spec(config.part)), dtype=torch.int64)
@@ -292,7 +293,7 @@ def _shade(ds: SyntheticDataset, gen: torch.Generator, verts: torch.Tensor, rast
     """(3, S, S) image: shaded body over a background."""
     cfg = ds.config
     background = torch.from_numpy(appearance.make_background(gen, size, cfg.background_kinds, ds.photos))
-    albedo = appearance.clothing_albedo(gen, ds.body_labels, cfg.lighting)
+    albedo = appearance.clothing_albedo(gen, ds.body_labels, cfg.lighting, ds.hair)
     normals = appearance.vertex_normals(verts, ds.faces)
     tri = ds.faces[raster.face_index[0][mask]]  # (M, 3)
     bary = raster.bary[0][mask][..., None]  # (M, 3, 1)

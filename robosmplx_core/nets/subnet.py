@@ -169,7 +169,10 @@ class PartSubnetwork(nn.Module):
             conv_bn_relu(feature_channels + lf_channels, hidden_channels, kernel=1),
             conv_bn_relu(hidden_channels, hidden_channels, kernel=3, stride=2),
         )
-        self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels, mlp_channels), nn.ReLU(inplace=True))
+        # the soft-argmax joints K (J x 3) join the pooled features: pooling alone is
+        # translation-invariant and cannot read where the joint volumes put the joints
+        joint_inputs = 3 * spec.num_joints if use_localization else 0
+        self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels + joint_inputs, mlp_channels), nn.ReLU(inplace=True))
         self._layout = _head_layout(spec, part_only)
         self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
         nn.init.zeros_(self.regressor_out.weight)
@@ -238,6 +241,8 @@ class PartSubnetwork(nn.Module):
         loc = self.localization(features) if self.localization is not None else None
         inputs = torch.cat([features, loc.lf], dim=1) if loc is not None else features
         hidden = self.regressor_conv(inputs).mean(dim=(2, 3))
+        if loc is not None:
+            hidden = torch.cat([hidden, loc.joints.flatten(1)], dim=1)
         flat = self.regressor_out(self.regressor_mlp(hidden))
         groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
         rot6d = groups["rot6d"].unflatten(1, (self.spec.num_rotations, 6))
