@@ -29,8 +29,10 @@ STAGES = ("body",)
 """Stages this trainer runs; the paper's other stages follow (section 4.1)."""
 PLANNED_STAGES = ("hand", "face", "wholebody")
 SCHEDULES = ("cosine", "step")
-DATA_SOURCES = ("synthetic",)
-"""Names of ``training.data.DATASETS`` (the seam where real datasets plug in)."""
+DATA_SOURCES = ("synthetic", "pseudolabel", "human36m", "coco_wholebody", "mpii", "lspet", "mpi_inf_3dhp", "3dpw",
+                "agora")
+"""Names of ``training.sources.DATASETS``: the synthetic renderer, then the body adapters of
+``robosmplx_core.data.datasets`` (read from ``data.path``)."""
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -38,10 +40,15 @@ DEVICES = ("auto", "cpu", "cuda")
 class DataConfig:
     """Training and validation data.
 
-    source: which dataset builder (``training.data.DATASETS``) makes the training set; only
-        "synthetic" exists today.
+    source: which dataset builder (``training.sources.DATASETS``, one of ``DATA_SOURCES``)
+        makes the training set: "synthetic" renders it, the others read ``path``.
+    path: the dataset folder of a non-synthetic source (e.g. the ``--out`` folder of
+        ``robosmplx pseudolabel``); null for "synthetic".
+    crop_scale: non-synthetic sources: crop side / the person box's longer side.
+    min_body_confidence, max_reprojection_px: "pseudolabel" only: drop labels whose body
+        confidence is lower / whose fit reprojects worse (pixels; null = keep all).
     train: the synthetic training set (``length`` samples; ``image_size`` = the network's
-        input size; ``part`` = the stage's part).
+        input size, also the crop side of the other sources; ``part`` = the stage's part).
     val_seed, val_size: the held-out synthetic set (same settings as ``train``, another seed),
         rendered once; ``val_size`` 0 = no validation.
     augment: apply the paper's augmentations (``data.augment.augment_sample``) to anchors.
@@ -53,6 +60,10 @@ class DataConfig:
     """
 
     source: str = "synthetic"
+    path: Optional[str] = None
+    crop_scale: float = 1.25
+    min_body_confidence: float = 0.0
+    max_reprojection_px: Optional[float] = None
     train: SyntheticConfig = field(default_factory=SyntheticConfig)
     val_seed: int = 1000
     val_size: int = 200
@@ -65,8 +76,16 @@ class DataConfig:
         if self.mean_init_samples < 0:
             raise ValueError(f"data.mean_init_samples: expected >= 0, got {self.mean_init_samples}")
         if self.source not in DATA_SOURCES:
-            raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (real datasets "
-                             "plug in through training.data.DATASETS)")
+            raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (datasets plug "
+                             "in through training.sources.DATASETS)")
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"data.path: data.source={self.source} reads a dataset folder; set data.path=FOLDER "
+                             "(for pseudolabel: the --out folder of `robosmplx pseudolabel`)")
+        if self.crop_scale <= 0 or not 0.0 <= self.min_body_confidence <= 1.0 or (
+                self.max_reprojection_px is not None and self.max_reprojection_px <= 0):
+            raise ValueError(f"data: expected crop_scale > 0, 0 <= min_body_confidence <= 1 and max_reprojection_px "
+                             f"> 0 or null; got {self.crop_scale}, {self.min_body_confidence}, "
+                             f"{self.max_reprojection_px}")
         if self.val_size < 0 or self.train.length < 1:
             raise ValueError(f"data: expected val_size >= 0 and train.length >= 1, got {self.val_size}, "
                              f"{self.train.length}")
@@ -150,6 +169,9 @@ class TrainConfig:
     log_every: TensorBoard / metrics.jsonl scalars every this many steps.
     out_dir: run folder (checkpoints/, tensorboard/, metrics.jsonl).
     resume: a ``checkpoints/step_XXXXXX`` folder to continue from (same network), or null.
+    init: fine-tune: start from the weights of this checkpoint folder (any checkpoint of the
+        same Body subnetwork architecture, e.g. a synthetic run's ``checkpoints/best``) with a
+        fresh optimizer and schedule; null = random initialisation. Exclusive with ``resume``.
     num_workers: DataLoader processes rendering and augmenting samples (0 = in-process).
     """
 
@@ -174,6 +196,7 @@ class TrainConfig:
     log_every: int = 10
     out_dir: str = "out/train"
     resume: Optional[str] = None
+    init: Optional[str] = None
     num_workers: int = 2
 
     def __post_init__(self) -> None:
@@ -189,6 +212,9 @@ class TrainConfig:
                              "be >= 1, grad_clip, val_every and num_workers >= 0")
         if self.batch_pairs % self.accumulate:
             raise ValueError(f"batch_pairs ({self.batch_pairs}) must be a multiple of accumulate ({self.accumulate})")
+        if self.init and self.resume:
+            raise ValueError("set at most one of init (fine-tune from weights) and resume (continue a run), got "
+                             f"init={self.init}, resume={self.resume}")
         if self.device not in DEVICES:
             raise ValueError(f"device: expected one of {DEVICES}, got {self.device!r}")
         if not self.body_model.use_face_contour:

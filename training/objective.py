@@ -1,8 +1,9 @@
-"""The Body subnetwork's training objective on synthetic batches (paper sec. 4.1-4.4).
+"""The Body subnetwork's training objective on any training batch (paper sec. 4.1-4.4).
 
 ``BodyObjective`` turns a :class:`~robosmplx_core.nets.subnet.SubnetOutput` and a
-:class:`~robosmplx_core.data.synthetic.SyntheticBatch` into the combined loss of
-``robosmplx_core.losses``:
+:class:`~robosmplx_core.data.datasets.common.TrainingBatch` (any dataset adapter; a
+:class:`~robosmplx_core.data.synthetic.SyntheticBatch` reads as one with every flag set) into
+the combined loss of ``robosmplx_core.losses``:
 
 - the predicted SMPL-X (22 rotations, betas; hands, jaw and eyes at rest, neutral face) goes
   through the body model (``use_face_contour=True``) to the 137 whole-body joints and the mesh;
@@ -16,6 +17,15 @@
   the soft-argmax joints K and the ground truth in the volume's normalised coordinates
   (x, y from the crop pixels, z = depth relative to the pelvis over ``volume_depth_m / 2``).
 
+Missing ground truth is weighted out by the batch's flags (``training.targets``): L_3D by
+``joints3d_conf`` (0 without ``has_joints3d``), L_2D by ``joints2d_conf`` times
+``joints_visible``, L_BM rotations / betas where ``params_valid``, L_segm where
+``has_segmentation`` (pixels ``IGNORE_LABEL`` = 255 ignored), L_proj where there is a
+segmentation or a person mask (mask only: background outside the mask, the rest ignored),
+L_con over the joints with 3D (an anchor without 3D has no term), and the volume term's x, y
+from the 2D joints, its depth only with 3D joints (and the pelvis). A term without any valid
+target in the batch is exactly 0 (never NaN).
+
 Glossary: B batch, J = 137 joints, V vertices, S crop side, s part-map side.
 """
 
@@ -28,16 +38,19 @@ from torch import nn
 
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.body_model.parts import part_labels
+from robosmplx_core.data.datasets.common import TrainingBatch
 from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
 from robosmplx_core.geometry.camera import crop_cam_to_full_transl
 from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
+from robosmplx_core.losses.segmentation import projected_segmentation_loss, silhouette_loss
 from robosmplx_core.nets.specs import BODY_SPEC, spec_joint_indices_144
 from robosmplx_core.nets.subnet import SubnetOutput
 from robosmplx_core.render.soft import SoftRasterizer
 from robosmplx_core.render.zbuffer import project_to_raster
 from robosmplx_core.types import SMPLXParams
+from training.targets import PELVIS, BatchWeights, batch_weights
 
-PELVIS = 0  # index of the pelvis in the 137 whole-body joints
+__all__ = ["PELVIS", "ObjectiveConfig", "BodyPrediction", "BodyObjective"]
 
 
 @dataclass(frozen=True)
@@ -118,36 +131,63 @@ class BodyObjective(nn.Module):
         params, joints, vertices = self.body(out.rotmats, out.betas)
         return BodyPrediction(params=replace(params, transl=transl), joints=joints, vertices=vertices, transl=transl)
 
-    def forward(self, out: SubnetOutput, batch: SyntheticBatch, *, paired_positives: bool = False) -> LossResult:
-        """Combined loss; ``paired_positives``: the batch is N anchors then their N positives."""
+    def forward(self, out: SubnetOutput, batch: TrainingBatch | SyntheticBatch, *,
+                paired_positives: bool = False) -> LossResult:
+        """Combined loss; ``paired_positives``: the batch is N anchors then their N positives.
+        Every term is weighted by the batch's flags (module docstring)."""
         crop = int(batch.image.shape[-1])
         pred = self.predict(out, batch.K, crop)
         w = self.config.weights
+        bw = batch_weights(batch)
         # without the Localization Module (ablation baseline) there are no part maps nor joints K
         seg_size = out.segm_logits.shape[-1] if out.segm_logits is not None else self.config.render_size
         seg = resize_segmentation(batch.segmentation, seg_size)
         probs = self._render(pred, batch.K, crop) if (w.projection or w.silhouette) else None
         gt_rot = torch.cat([batch.params.global_orient[:, None], batch.params.body_pose], dim=1)
-        vis = batch.joints_visible.to(pred.joints.dtype)
         predictions = LossPredictions(joints=pred.joints, transl=pred.transl, rotations=out.rotmats,
                                       betas=out.betas, segm_logits=out.segm_logits,
                                       rendered_part_probs=probs)
-        targets = LossTargets(joints_3d=batch.joints3d, keypoints_2d_px=batch.joints2d, keypoints_2d_weights=vis,
+        targets = LossTargets(joints_3d=batch.joints3d, joints_3d_weights=bw.joints3d,
+                              keypoints_2d_px=batch.joints2d, keypoints_2d_weights=bw.joints2d,
                               image_size_wh=(crop, crop), intrinsics=batch.K, rotations=gt_rot,
-                              betas=batch.params.betas, part_labels=seg, paired_positives=paired_positives)
-        result = compute_losses(predictions, targets, w, root_index=PELVIS)
+                              has_rotations=bw.rotations, betas=batch.params.betas, has_betas=bw.betas,
+                              part_labels=seg, has_part_labels=bw.segmentation, paired_positives=paired_positives)
+        mask_only = bw.mask_only_labels(seg_size) if (w.projection or w.silhouette) else None
+        if mask_only is None:  # every rendered-mask target is a segmentation: one pass (synthetic)
+            result = compute_losses(predictions, targets, w, root_index=PELVIS)
+        else:
+            result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
         if not self.config.volume_keypoints or out.joints is None:
             return result
-        volume = self.config.volume_keypoints * self._volume_loss(out.joints, batch, crop)
+        volume = self.config.volume_keypoints * self._volume_loss(out.joints, batch, crop, bw)
         return replace(result, total=result.total + volume)
 
-    def _volume_loss(self, pred_k: torch.Tensor, batch: SyntheticBatch, crop: int) -> torch.Tensor:
-        """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates."""
+    def _with_mask_projection(self, predictions: LossPredictions, targets: LossTargets, w: LossWeights,
+                              labels: torch.Tensor, bw: BatchWeights) -> LossResult:
+        """L_proj (and its silhouette variant) on segmentations and person masks (B, s, s)
+        ``labels``; the other terms as usual."""
+        result = compute_losses(predictions, targets, replace(w, projection=0.0, silhouette=0.0), root_index=PELVIS)
+        probs, has = predictions.rendered_part_probs, bw.rendered_mask
+        total, terms = result.total, {}
+        if w.projection:
+            terms["projection"] = projected_segmentation_loss(probs, labels, gt_mask=has)
+            total = total + w.projection * terms["projection"]
+        if w.silhouette:
+            terms["silhouette"] = silhouette_loss(1.0 - probs[:, 0], labels, gt_mask=has)
+            total = total + w.silhouette * terms["silhouette"]
+        logged = {k: float(v.detach()) for k, v in terms.items()}
+        return replace(result, total=total,
+                       breakdown=replace(result.breakdown, total=float(total.detach()), **logged))
+
+    def _volume_loss(self, pred_k: torch.Tensor, batch: TrainingBatch | SyntheticBatch, crop: int,
+                     bw: BatchWeights) -> torch.Tensor:
+        """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates: x, y weighted
+        by the 2D weights, z by the 3D ones (pelvis-relative depth needs the pelvis)."""
         xy = 2.0 * batch.joints2d / crop - 1.0
         z = (batch.joints3d[..., 2] - batch.joints3d[:, PELVIS:PELVIS + 1, 2]) / (0.5 * self.config.volume_depth_m)
         gt = torch.cat([xy, z[..., None]], dim=-1).clamp(-1.0, 1.0)
-        weight = batch.joints_visible.to(pred_k.dtype)[..., None]
-        return ((pred_k - gt).abs() * weight).sum() / (3.0 * weight.sum()).clamp(min=1.0)
+        weight = bw.volume(pred_k.dtype)  # (B, J, 3)
+        return ((pred_k - gt).abs() * weight).sum() / weight.sum().clamp(min=1.0)
 
     def _render(self, pred: BodyPrediction, K: torch.Tensor, crop: int) -> torch.Tensor:
         """(B, P + 1, s, s) soft part probabilities of the predicted mesh at the part-map size."""

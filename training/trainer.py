@@ -11,6 +11,12 @@ Every ``val_every`` steps and at the end, rank 0 validates (``training.evaluate`
 PA-MPJPE, PVE in mm) and writes ``out_dir/checkpoints/step_XXXXXX`` (``training.state``); the
 lowest validation MPJPE so far is mirrored to ``checkpoints/best``.
 
+The training set is any ``data.source`` (``training.sources``); entries its adapter could not
+read, and samples with non-finite labels, are skipped and counted: the counts go to the log
+(``train/skipped_entries`` with every train log line, a note at each epoch end and at the end
+of the run) and to :attr:`TrainResult.skipped`. ``init`` starts from another run's weights
+(fine-tuning, e.g. synthetic -> pseudo-labels) with a fresh optimizer.
+
 Run folder: ``train.yaml`` (the resolved config), ``checkpoints/``, ``metrics.jsonl``,
 ``tensorboard/`` (when tensorboard is installed).
 """
@@ -23,7 +29,8 @@ import dataclasses
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -33,12 +40,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.config import save_config
-from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticSample, collate_samples
+from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingBatch, TrainingSample
+from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.geometry.projection import perspective_projection
+from robosmplx_core.nets.checkpoint import load_checkpoint
 from robosmplx_core.nets.specs import part_spec
 from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
 from training.config import TrainConfig
-from training.data import DATASETS, batch_to, total_steps, train_loader, validation_samples
+from training.data import DATASETS, MicroBatch, batch_to, total_steps, train_loader, validation_samples
+from training.sources import skipped_counts
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
 from training.evaluate import evaluate, mean_pose
 from training.logs import RunLog, draw_joints
@@ -61,6 +71,9 @@ class TrainResult:
     last_checkpoint, best_checkpoint: folders written (rank 0; None elsewhere or if none).
     best: ``{"mpjpe_mm", "step"}`` of the best validation, or None.
     validations: every validation of this call, ``{"step", "mpjpe_mm", "pa_mpjpe_mm", "pve_mm"}``.
+    skipped: training-set entries skipped, ``{reason: count}``: those the adapter dropped when
+        indexing plus those replaced while this process (rank 0 in multi-process runs) built
+        its batches.
     """
 
     steps: int
@@ -69,6 +82,7 @@ class TrainResult:
     best_checkpoint: Optional[Path]
     best: Optional[dict]
     validations: tuple[dict, ...]
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -101,12 +115,16 @@ class Trainer:
         if not cfg.resume and any((self.out_dir / CHECKPOINTS).glob("step_[0-9]*")):
             raise ValueError(f"out_dir={self.out_dir} already holds a run ({CHECKPOINTS}/step_*): continue it with "
                              f"resume={self.out_dir / CHECKPOINTS}/step_XXXXXX, or pick another out_dir")
-        self.total = total_steps(cfg)
         seed_everything(cfg.seed)
         self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
         self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network)
-        if cfg.data.mean_init_samples and not cfg.resume:  # resume loads the weights instead
+        self.source = DATASETS[cfg.data.source](cfg.data, self.model)
+        self.total = total_steps(cfg, len(self.source))  # type: ignore[arg-type]
+        if cfg.init:
+            self._load_init(cfg.init)
+        elif cfg.data.mean_init_samples and not cfg.resume:  # resume loads the weights instead
             self._start_at_mean(cfg.data.mean_init_samples)
+        self.skipped: Counter[str] = Counter(skipped_counts(self.source))  # dropped while indexing
         self.net = self.net.to(env.device)
         loss_model = self.model if env.device.type == "cpu" else copy.deepcopy(self.model)
         self.objective = BodyObjective(body_model=loss_model, config=cfg.objective).to(env.device)
@@ -123,9 +141,23 @@ class Trainer:
 
     def _start_at_mean(self, count: int) -> None:
         """HMR's mean-parameter initialisation from the first ``count`` training samples."""
-        source = DATASETS[self.cfg.data.source](self.cfg.data, self.model)
-        start = mean_pose([source[i] for i in range(min(count, len(source)))])
-        self.net.set_mean(rotmats=start.rotations, betas=start.betas)
+        needed = [PARAM_FIELDS.index(n) for n in ("global_orient", "body_pose", "betas")]
+        samples = [self.source[i] for i in range(min(count, len(self.source)))]
+        samples = [s for s in samples if not isinstance(s, TrainingSample) or bool(s.params_valid[needed].all())]
+        if samples:  # else (no sample with body parameters) the rest pose, upright
+            start = mean_pose(samples)
+            self.net.set_mean(rotmats=start.rotations, betas=start.betas)
+
+    def _load_init(self, folder: str) -> None:
+        """Fine-tuning: the weights of the checkpoint ``folder`` (same architecture)."""
+        network = load_checkpoint(folder).network
+        mine, theirs = self.net.state_dict(), network.state_dict()
+        shapes = {k: tuple(v.shape) for k, v in mine.items()}
+        if type(network) is not type(self.net) or shapes != {k: tuple(v.shape) for k, v in theirs.items()}:
+            raise ValueError(f"init={folder}: its network ({type(network).__name__}) is not the Body subnetwork of "
+                             "this config's network section; fine-tune from a checkpoint of the same architecture "
+                             "(copy its network.yaml settings into network.*) or drop init")
+        self.net.load_state_dict(theirs)
 
     def _resume(self, folder: str) -> None:
         weights, state = load_train_checkpoint(folder, config=self.cfg)
@@ -146,7 +178,7 @@ class Trainer:
         return DistributedDataParallel(net, device_ids=[self.env.device.index] if self.env.device.type == "cuda"
                                        else None)
 
-    def _micro_loss(self, batch: SyntheticBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    def _micro_loss(self, batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
             out = _as_float(self.model_ddp(normalize_images(batch.image)))
         with torch.autocast("cuda", enabled=False):
@@ -159,16 +191,17 @@ class Trainer:
         untouched = sum(v.sum() for f in dataclasses.fields(out) if (v := getattr(out, f.name)) is not None)
         return result.total + 0.0 * untouched, terms
 
-    def _train_step(self, micro_batches: list[SyntheticBatch]) -> tuple[float, dict[str, float]]:
+    def _train_step(self, micro_batches: list[MicroBatch]) -> tuple[float, dict[str, float]]:
         """One optimizer step over this process's micro-batches; (loss mean over processes, terms)."""
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
         losses, terms = [], {}
-        for i, batch in enumerate(micro_batches):
+        for i, micro in enumerate(micro_batches):
+            self.skipped.update(micro.skipped)
             last = i == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or not self.env.distributed else self.model_ddp.no_sync()
             with sync:
-                loss, micro_terms = self._micro_loss(batch_to(batch, self.env.device))
+                loss, micro_terms = self._micro_loss(batch_to(micro.batch, self.env.device))
                 self.scaler.scale(loss / len(micro_batches)).backward()
             losses.append(loss.detach())
             for k, v in micro_terms.items():
@@ -195,8 +228,11 @@ class Trainer:
                if env.is_main else [])
         val = _samples_to(val, env.device)
         loader = iter(train_loader(cfg, self.model, rank=env.rank, world_size=env.world_size,
-                                   progress=self.progress and env.is_main,
+                                   progress=self.progress and env.is_main, source=self.source,
                                    start_step=self.step, total_steps=self.total))
+        if self.skipped:
+            log.note(f"data: {cfg.data.source} dropped {sum(self.skipped.values())} entries while indexing "
+                     f"({dict(self.skipped)})")
         losses, validations, last = [], [], None
         window = (time.perf_counter(), self.step)  # steps/s from here (rendering the sets excluded)
         if self.step >= self.total:
@@ -210,21 +246,32 @@ class Trainer:
                 log.step(self.step, loss, lr)
                 if self.step % cfg.log_every == 0 or self.step == self.total:
                     window = self._log_train(log, loss, terms, lr, window)
+                self._note_epoch_end(log)
                 if self.step == self.total or (cfg.val_every and self.step % cfg.val_every == 0):
                     last = self._validate_and_save(log, val, validations)
         finally:
+            log.note(f"data: {sum(self.skipped.values())} training entries skipped"
+                     + (f" ({dict(self.skipped)})" if self.skipped else ""))
             log.close()
         best_dir = self.out_dir / CHECKPOINTS / BEST
         return TrainResult(steps=self.step, losses=tuple(losses), last_checkpoint=last,
                            best_checkpoint=best_dir if env.is_main and best_dir.is_dir() else None,
-                           best=self.best, validations=tuple(validations))
+                           best=self.best, validations=tuple(validations), skipped=dict(self.skipped))
 
+    def _note_epoch_end(self, log: RunLog) -> None:
+        """A note with the skip counts when the last step finished a pass over the training set."""
+        n, length = self.cfg.samples_per_step, len(self.source)  # type: ignore[arg-type]
+        epoch = self.step * n // length
+        if epoch > (self.step - 1) * n // length:
+            log.note(f"epoch {epoch} done at step {self.step}: {sum(self.skipped.values())} entries skipped so far"
+                     + (f" ({dict(self.skipped)})" if self.skipped else ""))
     def _log_train(self, log: RunLog, loss: float, terms: dict[str, float], lr: float,
                    window: tuple[float, int]) -> tuple[float, int]:
         now = time.perf_counter()
         speed = (self.step - window[1]) / max(now - window[0], 1e-9)
         log.scalars(self.step, "train", {"loss": loss, **terms, "lr": lr, "steps_per_s": speed,
-                                         "images_per_s": speed * 2 * self.cfg.batch_pairs})
+                                         "images_per_s": speed * 2 * self.cfg.batch_pairs,
+                                         "skipped_entries": float(sum(self.skipped.values()))})
         return now, self.step
 
     def _validate_and_save(self, log: RunLog, val: list[SyntheticSample], validations: list[dict]) -> Optional[Path]:

@@ -27,11 +27,12 @@ from robosmplx_core.types import SMPLXParams
 
 __all__ = [
     "PoseSamplingConfig", "CameraSamplingConfig", "CameraSample",
-    "BODY_JOINT_RANGES_DEG", "sample_smplx_params", "sample_camera",
+    "BODY_JOINT_RANGES_DEG", "RELAXED_BODY_POSE_DEG", "POSE_DISTRIBUTIONS", "sample_smplx_params", "sample_camera",
 ]  # fmt: skip
 
 Range3 = tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
 _Z: tuple[float, float] = (0.0, 0.0)
+POSE_DISTRIBUTIONS = ("uniform", "relaxed")
 
 BODY_JOINT_RANGES_DEG: dict[str, Range3] = {
     # (x, y, z) axis-angle limits in degrees, left side (right side mirrored)
@@ -50,6 +51,13 @@ BODY_JOINT_RANGES_DEG: dict[str, Range3] = {
     "wrist": ((-40.0, 40.0), (-30.0, 30.0), (-60.0, 60.0)),
 }
 """Per-joint limits of the 21 body joints, by joint name without side."""
+
+RELAXED_BODY_POSE_DEG: dict[str, tuple[float, float, float]] = {
+    # the centre of the "relaxed" distribution, left side: arms down by the sides with the
+    # elbows slightly bent, knees and hips slightly flexed; other joints at rest (0)
+    "hip": (-10.0, 0.0, 5.0), "knee": (15.0, 0.0, 0.0), "shoulder": (0.0, -10.0, -60.0), "elbow": (0.0, -25.0, 0.0),
+}  # fmt: skip
+"""Where ``pose_distribution="relaxed"`` centres each joint (degrees, clamped into the limits)."""
 
 _BODY_ORDER = (  # SMPL-X body joints 1..21 -> (range key, side or None)
     ("hip", "left"), ("hip", "right"), ("spine1", None), ("knee", "left"), ("knee", "right"),
@@ -75,6 +83,11 @@ class PoseSamplingConfig:
         yaw_deg: body yaw about its vertical axis (0 = facing the camera).
         pitch_deg, roll_deg: lean forward/back and sideways of the whole body.
         pose_scale: multiplies every joint range (0 = rest pose, 1 = full ranges).
+        pose_distribution: "uniform" draws each body joint angle uniformly within its limits;
+            "relaxed" draws it from a normal around ``RELAXED_BODY_POSE_DEG`` with standard
+            deviation ``pose_spread`` x the range, truncated to the limits -- everyday poses
+            (standing, walking, gesturing) are far more common in real data than the extremes.
+        pose_spread: see ``pose_distribution``.
         finger_curl: multiplies the finger ranges (0 = flat hands).
         jaw_open_deg: jaw opening (x rotation) range.
         betas_std, betas_clip: shape ~ N(0, std^2), clipped to +-clip.
@@ -85,6 +98,8 @@ class PoseSamplingConfig:
     pitch_deg: tuple[float, float] = (-15.0, 20.0)
     roll_deg: tuple[float, float] = (-10.0, 10.0)
     pose_scale: float = 1.0
+    pose_distribution: str = "uniform"
+    pose_spread: float = 0.25
     finger_curl: float = 1.0
     jaw_open_deg: tuple[float, float] = (0.0, 25.0)
     betas_std: float = 1.0
@@ -97,6 +112,11 @@ class PoseSamplingConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"PoseSamplingConfig.{name}: expected (low, high) with low <= high, got {(lo, hi)}")
+        if self.pose_distribution not in POSE_DISTRIBUTIONS:
+            raise ValueError(f"PoseSamplingConfig.pose_distribution: expected one of {POSE_DISTRIBUTIONS}, "
+                             f"got {self.pose_distribution!r}")
+        if self.pose_spread <= 0:
+            raise ValueError(f"PoseSamplingConfig.pose_spread: expected > 0, got {self.pose_spread}")
         for name in ("pose_scale", "finger_curl", "betas_std", "expression_std", "betas_clip", "expression_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"PoseSamplingConfig.{name}: expected >= 0, got {getattr(self, name)}")
@@ -156,6 +176,28 @@ def _sample_ranges(gen: torch.Generator, ranges: list[Range3], scale: float) -> 
     return _uniform(gen, lims[..., 0], lims[..., 1])
 
 
+def _sample_relaxed(gen: torch.Generator, ranges: list[Range3], centres: list[tuple[float, float, float]],
+                    scale: float, spread: float) -> torch.Tensor:
+    """(N, 3) axis-angle (radians): truncated normal within ``scale`` x the ranges, centred on
+    ``centres`` (degrees, clamped into the ranges), std ``spread`` x the range width."""
+    lims = torch.tensor(ranges, dtype=torch.float64) * scale  # (N, 3, 2) degrees
+    lo, hi = lims[..., 0], lims[..., 1]
+    centre = torch.minimum(torch.maximum(torch.tensor(centres, dtype=torch.float64) * scale, lo), hi)
+    std = ((hi - lo) * spread).clamp(min=1e-6)
+    normal = torch.distributions.Normal(torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64))
+    a, b = normal.cdf((lo - centre) / std), normal.cdf((hi - centre) / std)
+    u = _uniform(gen, a, b).clamp(1e-12, 1 - 1e-12)
+    value = torch.where(hi > lo, centre + std * torch.special.ndtri(u), lo)
+    return torch.minimum(torch.maximum(value, lo), hi) * (math.pi / 180.0)
+
+
+def _relaxed_centres() -> list[tuple[float, float, float]]:
+    def centre(key: str, side: str | None) -> tuple[float, float, float]:
+        x, y, z = RELAXED_BODY_POSE_DEG.get(key, (0.0, 0.0, 0.0))
+        return (x, -y, -z) if side == "right" else (x, y, z)
+    return [centre(k, side) for k, side in _BODY_ORDER]
+
+
 def _mirror(ranges: Range3) -> Range3:
     (x, (ylo, yhi), (zlo, zhi)) = ranges
     return (x, (-yhi, -ylo), (-zhi, -zlo))
@@ -196,7 +238,10 @@ def sample_smplx_params(
         float32 :class:`SMPLXParams` with B = 1 and ``transl`` = 0 (place it with
         :func:`sample_camera`).
     """
-    body = _sample_ranges(gen, _body_ranges(), cfg.pose_scale)  # (21, 3)
+    if cfg.pose_distribution == "relaxed":
+        body = _sample_relaxed(gen, _body_ranges(), _relaxed_centres(), cfg.pose_scale, cfg.pose_spread)
+    else:
+        body = _sample_ranges(gen, _body_ranges(), cfg.pose_scale)  # (21, 3)
     left = _sample_ranges(gen, _hand_ranges("left"), cfg.finger_curl)
     right = _sample_ranges(gen, _hand_ranges("right"), cfg.finger_curl)
     eyes = _sample_ranges(gen, [_EYE], 1.0).expand(2, 3)  # both eyes look the same way

@@ -1,0 +1,81 @@
+"""``data.source`` -> the training set: the synthetic renderer or a dataset adapter.
+
+Every builder takes the run's :class:`~training.config.DataConfig` and the body model and
+returns a map-style dataset. Its items are :class:`SyntheticSample` (``synthetic``) or
+:class:`~robosmplx_core.data.datasets.common.TrainingSample` (the adapters of
+``robosmplx_core.data.datasets``, read from ``data.path`` and cropped to
+``data.train.image_size`` around their boxes extended by ``data.crop_scale``); the batch code
+(``training.data``) turns both into one :class:`TrainingBatch`. An adapter counts the entries
+it drops in ``dataset.skipped`` (``Counter`` by reason); :func:`skipped_counts` reads it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from torch.utils.data import Dataset
+
+from robosmplx_core.body_model import BodyModel
+from robosmplx_core.data import datasets as adapters
+from robosmplx_core.data.datasets.crop import CropConfig
+from robosmplx_core.data.synthetic import SyntheticDataset
+from training.config import DATA_SOURCES, DataConfig
+
+__all__ = ["DatasetBuilder", "DATASETS", "skipped_counts"]
+
+DatasetBuilder = Callable[[DataConfig, BodyModel], Dataset]
+
+
+def _synthetic(cfg: DataConfig, model: BodyModel) -> Dataset:
+    return SyntheticDataset(config=cfg.train, model=model)
+
+
+def _crop(cfg: DataConfig) -> CropConfig:
+    return CropConfig(size=cfg.train.image_size, scale=cfg.crop_scale)
+
+
+def _root(cfg: DataConfig) -> Path:
+    if not cfg.path:  # DataConfig checks this too; kept for builders called directly
+        raise ValueError(f"data.path: data.source={cfg.source} reads a dataset folder; set data.path=FOLDER")
+    return Path(cfg.path)
+
+
+def _pseudolabel(cfg: DataConfig, model: BodyModel) -> Dataset:
+    return adapters.PseudoLabelDataset(_root(cfg), part=cfg.train.part, crop=_crop(cfg),
+                                       min_body_confidence=cfg.min_body_confidence,
+                                       max_reprojection_px=cfg.max_reprojection_px)
+
+
+def _adapter(cls: type) -> DatasetBuilder:
+    """A body adapter with its default split and settings, cropped like the others."""
+
+    def build(cfg: DataConfig, model: BodyModel) -> Dataset:
+        return cls(_root(cfg), crop=_crop(cfg))
+
+    build.__name__ = f"build_{cls.__name__}"
+    return build
+
+
+DATASETS: dict[str, DatasetBuilder] = {
+    "synthetic": _synthetic,
+    "pseudolabel": _pseudolabel,
+    "human36m": _adapter(adapters.Human36MDataset),
+    "coco_wholebody": _adapter(adapters.CocoWholeBodyDataset),
+    "mpii": _adapter(adapters.MPIIDataset),
+    "lspet": _adapter(adapters.LSPETDataset),
+    "mpi_inf_3dhp": _adapter(adapters.MpiInf3dhpDataset),
+    "3dpw": _adapter(adapters.ThreeDPWDataset),
+    "agora": _adapter(adapters.AgoraDataset),
+}
+"""``data.source`` -> builder of the training set (items: SyntheticSample or TrainingSample)."""
+if tuple(DATASETS) != DATA_SOURCES:
+    raise RuntimeError(f"training.sources.DATASETS {tuple(DATASETS)} and training.config.DATA_SOURCES "
+                       f"{DATA_SOURCES} must list the same names")
+
+
+def skipped_counts(dataset: object) -> dict[str, int]:
+    """``{reason: count}`` of the entries ``dataset`` dropped so far (empty when it counts none)."""
+    counts = getattr(dataset, "skipped", None)
+    return dict(counts) if isinstance(counts, Counter) else {}
