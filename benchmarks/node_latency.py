@@ -24,7 +24,9 @@ The first ``--skip`` frames of each clip are left out on both sides (MediaPipe i
 Reported: median and p95 per clip and over both, and ratio = median node latency / median
 library time (goal <= 1.15, i.e. transport + conversion + output overhead <= 15 %).
 Without a ROS_DOMAIN_ID one is picked from the process id; DDS stays on this host
-(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) with config/fastdds_local.xml, as `make` sets them.
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) with config/fastdds_local.xml and logs in the repo,
+as `make` sets them (``robosmplx_ros.testing``, which also starts and stops the node, as the
+node tests do).
 JSON out; never fails on time.
 """
 
@@ -34,22 +36,18 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
 import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
+from robosmplx_ros.testing import node_process, use_local_ros_env  # imports neither rclpy nor numpy
+
 REPO = Path(__file__).resolve().parents[1]
-# Before rclpy starts: keep DDS on this host, logs in the repo, the large-message profile
-# (the Makefile exports the same); the node subprocess inherits them.
-for _key, _value in {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_LOG_DIR": str(REPO / ".ros_log"),
-                     "FASTDDS_DEFAULT_PROFILES_FILE": str(REPO / "config" / "fastdds_local.xml"),
-                     "ROS_DOMAIN_ID": str(1 + os.getpid() % 100), "OPENBLAS_NUM_THREADS": "1"}.items():
-    os.environ.setdefault(_key, _value)
+# Before rclpy and numpy start: keep DDS on this host, logs in the repo, the large-message
+# profile, one OpenBLAS thread (the Makefile exports the same); the node subprocess inherits them.
+use_local_ros_env(repo=REPO)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -67,7 +65,7 @@ from robosmplx_core.geometry.projection import default_intrinsics  # noqa: E402
 from robosmplx_core.media import sample_path  # noqa: E402
 from robosmplx_core.pipeline import Estimator  # noqa: E402
 from robosmplx_core.types import Frame  # noqa: E402
-from robosmplx_core.threads import use_pipeline_threads
+from robosmplx_core.threads import use_pipeline_threads  # noqa: E402
 from robosmplx_ros.video_source import camera_info_msg, image_to_msg  # noqa: E402
 
 NODE_NAME = "robosmplx_bench"
@@ -164,25 +162,6 @@ class Bench:
         return (t_persons - t0) * 1e3, t_markers, ids
 
 
-def start_node(params: list[str], log_path: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "robosmplx_ros.node", "--ros-args", "-r", f"__node:={NODE_NAME}",
-            "-p", "diagnostics_period_s:=5.0"]
-    for p in params:
-        args += ["-p", p]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=REPO)
-
-
-def stop_node(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def library_ms(estimator: Estimator, frame: Frame) -> float:
     t0 = time.perf_counter()
     estimator(frame)
@@ -197,8 +176,7 @@ def run_pass(bench: Bench, params: list[str], frames: list, repeats: int, log_pa
     bench.clear()  # stamps repeat between passes
     markers = not any(p.startswith("publish_markers:=false") for p in params)
     estimator = Estimator.from_config(load_config(None, []))
-    proc = start_node(params, log_path)
-    try:
+    with node_process(log_path, "diagnostics_period_s:=5.0", *params, node_name=NODE_NAME, repo=REPO) as proc:
         ready = lambda: bench.image_pub.get_subscription_count() > 0 and proc.poll() is None  # noqa: E731
         if not bench.spin_until(ready, 60.0):
             raise RuntimeError(f"the node did not start; see {log_path}")
@@ -226,8 +204,6 @@ def run_pass(bench: Bench, params: list[str], frames: list, repeats: int, log_pa
             markers_runs.append(markers_rows)
             library_runs.append(library_rows)
         return node_runs, markers_runs, library_runs
-    finally:
-        stop_node(proc)
 
 
 def summary(values: list[float]) -> dict:

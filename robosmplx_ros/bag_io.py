@@ -3,9 +3,12 @@ writer that copies input connections and adds the node's outputs (:mod:`robosmpl
 
 Bags are read and written with ``rosbags`` (no rosbag2_py wheel exists); message bytes are CDR
 either way, so rclpy's ``deserialize_message`` / ``serialize_message`` work on them directly.
-The typestore is ROS 2 Kilted's plus ``robosmplx/msg/*`` registered from the installed ``.msg``
-files, so output connections carry the message definition and the RIHS01 hash that rclpy
-publishers report.
+Topic types and the image topic's sibling camera_info come from
+:mod:`robosmplx_core.io.bag_frames` (which ``robosmplx pseudolabel`` reads bags with); images
+are decoded by the node's conversion (:mod:`robosmplx_ros.convert`, i.e.
+:mod:`robosmplx_core.io.ros_images`). The typestore is ROS 2 Kilted's plus ``robosmplx/msg/*``
+registered from the installed ``.msg`` files, so output connections carry the message
+definition and the RIHS01 hash that rclpy publishers report.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from rosbags.rosbag2.errors import ReaderError
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from robosmplx_core.io.bag_frames import CAMERA_INFO_TYPE, IMAGE_TYPES, sibling_camera_info_topic
+
 STORAGES = ("mcap", "sqlite3")
-IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 _SUFFIX_STORAGE = {".mcap": "mcap", ".db3": "sqlite3"}
 
 
@@ -156,8 +159,7 @@ def select_camera_info_topic(reader: Reader, wanted: Optional[str], image_topic:
         return wanted
     if len(infos) <= 1:
         return infos[0] if infos else None
-    base = image_topic[: -len("/compressed")] if image_topic.endswith("/compressed") else image_topic
-    sibling = base.rsplit("/", 1)[0] + "/camera_info"
+    sibling = sibling_camera_info_topic(image_topic)
     if sibling in infos:
         return sibling
     raise BagError(f"several camera_info topics ({', '.join(infos)}) and none is {sibling}; "

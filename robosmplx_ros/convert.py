@@ -3,11 +3,14 @@
 Axis-angle rotations (radians) go into the messages, rotation matrices stay in the core;
 every 3D field is in the camera optical frame (the header's frame_id).
 
-Images (no cv_bridge): ``image_to_rgb`` / ``compressed_to_rgb`` give (H, W, 3) uint8 RGB,
-``image_to_frame`` a core :class:`Frame`; ``rgb_to_image`` / ``rgb_to_compressed`` go back
-(``msg.data`` is always assigned ``bytes``: assigning an ndarray costs ~57 ms per VGA image).
-Raw encodings: rgb8, bgr8, rgba8, bgra8, mono8, mono16 (scaled to 8 bits by keeping the high
-byte, v // 256), 8UC1/8UC3/16UC1 (as mono8/bgr8/mono16), yuv422 (UYVY) and yuv422_yuy2 (YUYV).
+Images (no cv_bridge): ``image_array``, ``image_to_rgb`` / ``compressed_to_rgb`` (give (H, W, 3)
+uint8 RGB), ``camera_info_to_K`` and the error classes are the ROS-free decoder of
+:mod:`robosmplx_core.io.ros_images`, re-exported here (one implementation for the node, the bag
+tool and ``robosmplx pseudolabel``); ``image_to_frame`` gives a core :class:`Frame`;
+``rgb_to_image`` / ``rgb_to_compressed`` go back (``msg.data`` is always assigned ``bytes``:
+assigning an ndarray costs ~57 ms per VGA image).
+Raw encodings: rgb8, bgr8, rgba8, bgra8, mono8, mono16, 8UC1/8UC3/16UC1, yuv422 (UYVY) and
+yuv422_yuy2 (YUYV); how each is decoded is documented in ``robosmplx_core.io.ros_images``.
 Bad input raises a subclass of :class:`BadInputError` (a ``ValueError``) whose ``kind`` names
 the node's counter for it.
 """
@@ -23,10 +26,14 @@ import numpy as np
 import torch
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Vector3
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header, String
 
 from robosmplx.msg import SMPLXPerson, SMPLXPersonArray
+from robosmplx_core.io.ros_images import (  # noqa: F401  (re-exported: this module's image API)
+    RAW_ENCODINGS, BadInputError, CameraInfoError, CompressedDecodeError, EmptyImageError, ImageSizeError,
+    UnsupportedEncodingError, camera_info_to_K, compressed_to_rgb, image_array, image_to_rgb,
+)
 from robosmplx_core.types import Frame, PartConfidence, PersonEstimate, SMPLXParams
 from robosmplx_ros.skeleton import BodyPose, body_id, dof_names, euler_xyz
 
@@ -118,127 +125,7 @@ def stamp_ns(stamp: Time) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Images and camera info
-
-class BadInputError(ValueError):
-    """An input message the node cannot use; ``kind`` names its counter in diagnostics."""
-
-    kind = "bad_input"
-
-
-class UnsupportedEncodingError(BadInputError):
-    """Image encoding (or compressed format) not supported."""
-
-    kind = "bad_encoding"
-
-
-class ImageSizeError(BadInputError):
-    """``step`` / ``data`` size inconsistent with width, height and encoding."""
-
-    kind = "bad_size"
-
-
-class EmptyImageError(BadInputError):
-    """Zero width or height, or no data."""
-
-    kind = "empty_image"
-
-
-class CompressedDecodeError(BadInputError):
-    """Compressed image data that does not decode."""
-
-    kind = "bad_compressed"
-
-
-class CameraInfoError(BadInputError):
-    """Unusable camera_info (zero or non-finite focal length)."""
-
-    kind = "bad_camera_info"
-
-
-# encoding -> (numpy dtype, channels as stored)
-_RAW_ENCODINGS: dict[str, tuple[type, int]] = {
-    "rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "rgba8": (np.uint8, 4), "bgra8": (np.uint8, 4),
-    "mono8": (np.uint8, 1), "mono16": (np.uint16, 1), "8UC1": (np.uint8, 1), "8UC3": (np.uint8, 3),
-    "16UC1": (np.uint16, 1), "yuv422": (np.uint8, 2), "uyvy": (np.uint8, 2), "yuv422_yuy2": (np.uint8, 2),
-    "yuyv": (np.uint8, 2),
-}
-RAW_ENCODINGS = tuple(_RAW_ENCODINGS)
-_YUV_CODES = {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "uyvy": cv2.COLOR_YUV2RGB_UYVY,
-              "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2, "yuyv": cv2.COLOR_YUV2RGB_YUY2}
-
-
-def image_array(msg: Image) -> np.ndarray:
-    """The pixels of a raw ``sensor_msgs/Image`` as stored: (H, W, C) numpy view of ``msg.data``
-    (no copy; row padding given by ``step`` is skipped), dtype per encoding, native byte order.
-
-    Raises:
-        UnsupportedEncodingError, EmptyImageError, ImageSizeError.
-    """
-    enc = msg.encoding
-    if enc not in _RAW_ENCODINGS:
-        raise UnsupportedEncodingError(f"image encoding {enc!r} is not supported; supported: "
-                                       f"{', '.join(RAW_ENCODINGS)} (or use image/compressed)")
-    dtype, ch = _RAW_ENCODINGS[enc]
-    h, w, step, n = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
-    if h == 0 or w == 0 or n == 0:
-        raise EmptyImageError(f"empty image: {w}x{h} pixels, {n} data bytes")
-    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
-    row = w * ch * dt.itemsize
-    if step < row or step % dt.itemsize:
-        raise ImageSizeError(f"image step {step} is too small or misaligned for {w} pixels of {enc} "
-                             f"(at least {row} bytes per row)")
-    if n != step * h:
-        raise ImageSizeError(f"image data has {n} bytes, expected step * height = {step} * {h} = {step * h}")
-    if enc in _YUV_CODES and w % 2:
-        raise ImageSizeError(f"{enc} needs an even width, got {w}")
-    a = np.frombuffer(msg.data, dtype=dt).reshape(h, step // dt.itemsize)[:, : w * ch].reshape(h, w, ch)
-    return a.astype(dtype) if dt.byteorder == ">" else a  # big-endian 16-bit: one copy to native
-
-
-def image_to_rgb(msg: Image) -> np.ndarray:
-    """Raw ``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a view of ``msg.data`` for rgb8
-    without padding; otherwise one conversion). Raises a :class:`BadInputError` subclass."""
-    a = image_array(msg)
-    enc = msg.encoding
-    if enc in _YUV_CODES:
-        return cv2.cvtColor(np.ascontiguousarray(a), _YUV_CODES[enc])
-    if a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)  # mono16: keep the high byte
-    if a.shape[2] == 1:
-        return np.repeat(a, 3, axis=2)
-    if enc in ("bgr8", "8UC3", "bgra8"):
-        return a[:, :, 2::-1]
-    return a[:, :, :3]
-
-
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """``sensor_msgs/CompressedImage`` (JPEG, PNG, anything OpenCV decodes) -> (H, W, 3) uint8
-    RGB. Raises :class:`EmptyImageError` or :class:`CompressedDecodeError`."""
-    if len(msg.data) == 0:
-        raise EmptyImageError(f"compressed image (format {msg.format!r}) has no data")
-    if "compressedDepth" in msg.format:
-        raise UnsupportedEncodingError(f"compressed format {msg.format!r} (depth) is not a colour image")
-    bgr = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise CompressedDecodeError(f"compressed image data ({len(msg.data)} bytes, format {msg.format!r}) "
-                                    "does not decode as JPEG/PNG")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def camera_info_to_K(msg: CameraInfo) -> np.ndarray:
-    """``sensor_msgs/CameraInfo`` -> (3, 3) float64 K (row-major ``msg.k``).
-
-    Raises:
-        CameraInfoError: zero, negative or non-finite focal length (an uncalibrated camera
-            publishes k = 0: leave camera_info unconnected and the default field of view is used).
-    """
-    K = np.asarray(msg.k, np.float64).reshape(3, 3)
-    if not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise CameraInfoError(f"camera_info has unusable focal lengths fx={K[0, 0]}, fy={K[1, 1]} "
-                              "(uncalibrated camera?); expected positive finite values in k[0] and k[4]")
-    return K
-
+# Images and camera info (decoding: robosmplx_core.io.ros_images, imported above)
 
 def image_to_frame(msg: Image | CompressedImage, *, K: Optional[np.ndarray] = None, index: int = 0,
                    frame_id: Optional[str] = None) -> Frame:

@@ -25,14 +25,23 @@ from robosmplx_core.data.synthetic import SyntheticConfig
 from robosmplx_core.nets.config import SubnetConfig
 from training.objective import ObjectiveConfig
 
-STAGES = ("body",)
-"""Stages this trainer runs; the paper's other stages follow (section 4.1)."""
-PLANNED_STAGES = ("hand", "face", "wholebody")
+STAGES = ("body", "hand", "face")
+"""Stages this trainer runs: one part subnetwork each (paper sec. 4.1); hand and face networks
+get the part-only branches (``PartSubnetwork(part_only=True)``)."""
+PLANNED_STAGES = ("wholebody",)
 SCHEDULES = ("cosine", "step")
 DATA_SOURCES = ("synthetic", "pseudolabel", "human36m", "coco_wholebody", "mpii", "lspet", "mpi_inf_3dhp", "3dpw",
-                "agora")
-"""Names of ``training.sources.DATASETS``: the synthetic renderer, then the body adapters of
-``robosmplx_core.data.datasets`` (read from ``data.path``)."""
+                "agora", "freihand", "interhand", "ffhq", "affectnet", "bupt")
+"""Names of ``training.sources.DATASETS``: the synthetic renderer, then the adapters of
+``robosmplx_core.data.datasets`` (read from ``data.path``): body, hand, face sets."""
+_ALL_PARTS = ("body", "hand", "face")
+SOURCE_PARTS: dict[str, tuple[str, ...]] = {
+    "synthetic": _ALL_PARTS, "pseudolabel": _ALL_PARTS, "coco_wholebody": _ALL_PARTS,
+    "human36m": ("body",), "mpii": ("body",), "lspet": ("body",), "mpi_inf_3dhp": ("body",), "3dpw": ("body",),
+    "agora": ("body",), "freihand": ("hand",), "interhand": ("hand",), "ffhq": ("face",), "affectnet": ("face",),
+    "bupt": ("face",),
+}
+"""The parts (``data.train.part`` = ``stage``) each source gives crops of."""
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -41,7 +50,8 @@ class DataConfig:
     """Training and validation data.
 
     source: which dataset builder (``training.sources.DATASETS``, one of ``DATA_SOURCES``)
-        makes the training set: "synthetic" renders it, the others read ``path``.
+        makes the training set: "synthetic" renders it, the others read ``path``; it must give
+        crops of the stage's part (``SOURCE_PARTS``). One source per run (no mixing yet).
     path: the dataset folder of a non-synthetic source (e.g. the ``--out`` folder of
         ``robosmplx pseudolabel``); null for "synthetic".
     crop_scale: non-synthetic sources: crop side / the person box's longer side.
@@ -78,6 +88,10 @@ class DataConfig:
         if self.source not in DATA_SOURCES:
             raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (datasets plug "
                              "in through training.sources.DATASETS)")
+        if self.train.part not in SOURCE_PARTS[self.source]:
+            usable = [k for k, parts in SOURCE_PARTS.items() if self.train.part in parts]
+            raise ValueError(f"data.source={self.source} gives {'/'.join(SOURCE_PARTS[self.source])} crops, not "
+                             f"{self.train.part} crops (data.train.part, = stage); for {self.train.part} use one of {usable}")
         if self.source != "synthetic" and not self.path:
             raise ValueError(f"data.path: data.source={self.source} reads a dataset folder; set data.path=FOLDER "
                              "(for pseudolabel: the --out folder of `robosmplx pseudolabel`)")
@@ -149,7 +163,8 @@ class ScheduleConfig:
 class TrainConfig:
     """One training run (module docstring for the batch layout).
 
-    stage: which network is trained: "body" (hand, face and whole-body come later).
+    stage: which subnetwork is trained: "body", "hand" or "face" (``STAGES``; the whole-body
+        stage comes later); picks the spec, the objective and the validation metrics.
     body_model: SMPL-X used by the objective and the renderer; ``use_face_contour`` must stay
         true (the 137 whole-body joints); ``device`` is ignored (the run's device is used).
     network, objective, data, optimizer, schedule: the sections above.
@@ -170,7 +185,7 @@ class TrainConfig:
     out_dir: run folder (checkpoints/, tensorboard/, metrics.jsonl).
     resume: a ``checkpoints/step_XXXXXX`` folder to continue from (same network), or null.
     init: fine-tune: start from the weights of this checkpoint folder (any checkpoint of the
-        same Body subnetwork architecture, e.g. a synthetic run's ``checkpoints/best``) with a
+        same subnetwork architecture and part, e.g. a synthetic run's ``checkpoints/best``) with a
         fresh optimizer and schedule; null = random initialisation. Exclusive with ``resume``.
     num_workers: DataLoader processes rendering and augmenting samples (0 = in-process).
     """
@@ -225,9 +240,9 @@ class TrainConfig:
     def _check_stage(self) -> None:
         if self.stage in PLANNED_STAGES:
             raise ValueError(f"stage={self.stage!r} is not implemented yet: this trainer runs {STAGES} (the "
-                             "hand, face and whole-body stages of the paper come later); use stage=body")
+                             "whole-body stage of the paper comes later); pick one of them")
         if self.stage not in STAGES:
-            raise ValueError(f"stage: expected one of {STAGES}, got {self.stage!r}")
+            raise ValueError(f"stage: unknown part {self.stage!r}; expected one of {STAGES}")
         if self.data.train.part != self.stage:
             raise ValueError(f"data.train.part ({self.data.train.part!r}) must match stage ({self.stage!r}); "
                              f"set data.train.part={self.stage}")

@@ -1,5 +1,10 @@
 """The Body subnetwork's training objective on any training batch (paper sec. 4.1-4.4).
 
+``FlaggedObjective`` holds what every part's objective shares (the flag-weighted terms below,
+the crop camera, the soft renderer on the part's labelled faces); ``BodyObjective`` adds the
+body's prediction and L_BM targets, ``training.part_objective.PartObjective`` the hand's and
+face's.
+
 ``BodyObjective`` turns a :class:`~robosmplx_core.nets.subnet.SubnetOutput` and a
 :class:`~robosmplx_core.data.datasets.common.TrainingBatch` (any dataset adapter; a
 :class:`~robosmplx_core.data.synthetic.SyntheticBatch` reads as one with every flag set) into
@@ -32,6 +37,7 @@ Glossary: B batch, J = 137 joints, V vertices, S crop side, s part-map side.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Optional
 
 import torch
 from torch import nn
@@ -43,14 +49,14 @@ from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
 from robosmplx_core.geometry.camera import crop_cam_to_full_transl
 from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
 from robosmplx_core.losses.segmentation import projected_segmentation_loss, silhouette_loss
-from robosmplx_core.nets.specs import BODY_SPEC, spec_joint_indices_144
+from robosmplx_core.nets.specs import BODY_SPEC, PartSpec, spec_joint_indices_144
 from robosmplx_core.nets.subnet import SubnetOutput
 from robosmplx_core.render.soft import SoftRasterizer
 from robosmplx_core.render.zbuffer import project_to_raster
 from robosmplx_core.types import SMPLXParams
 from training.targets import PELVIS, BatchWeights, batch_weights
 
-__all__ = ["PELVIS", "ObjectiveConfig", "BodyPrediction", "BodyObjective"]
+__all__ = ["PELVIS", "ObjectiveConfig", "BodyPrediction", "ParamTargets", "FlaggedObjective", "BodyObjective"]
 
 
 @dataclass(frozen=True)
@@ -90,46 +96,72 @@ class BodyPrediction:
     transl: torch.Tensor
 
 
-class BodyObjective(nn.Module):
-    """Loss of the Body subnetwork (module docstring). Build once; call per batch."""
+@dataclass(frozen=True)
+class ParamTargets:
+    """What L_BM compares for one batch (each ``has_*`` weight: ``None`` = all 1).
 
-    def __init__(self, *, body_model: BodyModel, config: ObjectiveConfig | None = None) -> None:
+    pred_rotations, gt_rotations: (B, R, 3, 3); has_rotations: (B, R) or None.
+    pred_betas, gt_betas: (B, NB); has_betas: (B,) or None.
+    pred_expression, gt_expression: (B, NE) or None (no expression term); has_expression: (B,) or None.
+    """
+
+    pred_rotations: torch.Tensor
+    gt_rotations: torch.Tensor
+    has_rotations: Optional[torch.Tensor]
+    pred_betas: torch.Tensor
+    gt_betas: torch.Tensor
+    has_betas: Optional[torch.Tensor]
+    pred_expression: Optional[torch.Tensor] = None
+    gt_expression: Optional[torch.Tensor] = None
+    has_expression: Optional[torch.Tensor] = None
+
+
+class FlaggedObjective(nn.Module):
+    """The flag-weighted loss shared by the Body and the part objectives (module docstring).
+
+    A subclass gives :meth:`predict` (the prediction in the crop camera: joints of the spec and
+    vertices without ``transl``, root-aligned or not) and :meth:`param_targets` (L_BM); this
+    class adds L_3D / L_con on joints aligned at ``root`` (index in the spec's joints), L_2D,
+    L_segm, L_proj on the soft-rendered faces of the spec's part labels, and the volume term.
+    """
+
+    root: int = PELVIS
+
+    def __init__(self, *, body_model: BodyModel, spec: PartSpec, config: ObjectiveConfig | None = None) -> None:
         super().__init__()
         self.config = config or ObjectiveConfig()
+        self.spec = spec
         self.body_model = body_model
         for p in self.body_model.parameters():
             p.requires_grad_(False)
-        index = torch.tensor(spec_joint_indices_144(BODY_SPEC), dtype=torch.long)
+        index = torch.tensor(spec_joint_indices_144(spec), dtype=torch.long)
         if body_model.num_joints < int(index.max()) + 1:
-            raise ValueError("BodyObjective: the body model must be built with use_face_contour=True "
+            raise ValueError(f"{type(self).__name__}: the body model must be built with use_face_contour=True "
                              f"(144 joints), got {body_model.num_joints}")
         self.register_buffer("joint_index", index, persistent=False)
-        labels = part_labels(body_model, "body")
-        self.register_buffer("face_labels", labels.face_labels.to(torch.long), persistent=False)
-        self.register_buffer("faces", torch.as_tensor(body_model.faces.astype("int64")), persistent=False)
+        labels = part_labels(body_model, spec.name).face_labels.to(torch.long)
+        faces = torch.as_tensor(body_model.faces.astype("int64"))
+        keep = labels >= 0  # the part's own faces (every face for the body)
+        self.register_buffer("face_labels", labels[keep], persistent=False)
+        self.register_buffer("faces", faces[keep], persistent=False)
         size = self.config.render_size
         self.renderer = SoftRasterizer(height=size, width=size, near=0.05, far=40.0, cull_backfaces=True)
 
-    def body(self, rotmats: torch.Tensor, betas: torch.Tensor) -> tuple[SMPLXParams, torch.Tensor, torch.Tensor]:
-        """The body model at zero translation on rotations (B, 22, 3, 3) (global + 21 body) and
-        betas (B, NB); hands, jaw and eyes at rest, neutral face. Returns the params, the 137
-        whole-body joints (B, 137, 3) and the vertices (B, V, 3)."""
-        rest = SMPLXParams.zeros(rotmats.shape[0], num_betas=self.body_model.num_betas,
-                                 num_expression=self.body_model.num_expression, device=rotmats.device)
-        params = replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=betas)
-        model_out = self.body_model(params)
-        return params, model_out.joints[:, self.joint_index], model_out.vertices
+    def predict(self, out: SubnetOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:  # pragma: no cover
+        raise NotImplementedError
 
-    def predict(self, out: SubnetOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
-        """The body model on the network's output; ``K`` (B, 3, 3) crop intrinsics."""
-        b = out.batch_size
-        # the crop camera of data.synthetic.crop_camera: the crop is the whole image of its own
-        # pinhole K, whose principal point need not be the crop centre
-        b_xy = torch.full((b, 2), crop_size / 2.0, dtype=K.dtype, device=K.device)
-        transl = crop_cam_to_full_transl(out.camera, b_xy, float(crop_size), torch.full_like(b_xy, float(crop_size)),
-                                         K[:, 0, 0], principal_point_xy=K[:, :2, 2])
-        params, joints, vertices = self.body(out.rotmats, out.betas)
-        return BodyPrediction(params=replace(params, transl=transl), joints=joints, vertices=vertices, transl=transl)
+    def param_targets(self, out: SubnetOutput, batch: TrainingBatch | SyntheticBatch,
+                      bw: BatchWeights) -> ParamTargets:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def crop_transl(camera: torch.Tensor, K: torch.Tensor, crop_size: int) -> torch.Tensor:
+        """(B, 3) metres: the translation that the weak-perspective crop camera (B, 3) gives in
+        the crop's own pinhole ``K`` (B, 3, 3) (the inverse of ``data.synthetic.crop_camera``)."""
+        # the crop is the whole image of its own K, whose principal point need not be the crop centre
+        b_xy = torch.full((camera.shape[0], 2), crop_size / 2.0, dtype=K.dtype, device=K.device)
+        return crop_cam_to_full_transl(camera, b_xy, float(crop_size), torch.full_like(b_xy, float(crop_size)),
+                                       K[:, 0, 0], principal_point_xy=K[:, :2, 2])
 
     def forward(self, out: SubnetOutput, batch: TrainingBatch | SyntheticBatch, *,
                 paired_positives: bool = False) -> LossResult:
@@ -138,23 +170,26 @@ class BodyObjective(nn.Module):
         crop = int(batch.image.shape[-1])
         pred = self.predict(out, batch.K, crop)
         w = self.config.weights
-        bw = batch_weights(batch)
+        bw = batch_weights(batch, root=self.root)
+        bm = self.param_targets(out, batch, bw)
         # without the Localization Module (ablation baseline) there are no part maps nor joints K
         seg_size = out.segm_logits.shape[-1] if out.segm_logits is not None else self.config.render_size
         seg = resize_segmentation(batch.segmentation, seg_size)
         probs = self._render(pred, batch.K, crop) if (w.projection or w.silhouette) else None
-        gt_rot = torch.cat([batch.params.global_orient[:, None], batch.params.body_pose], dim=1)
-        predictions = LossPredictions(joints=pred.joints, transl=pred.transl, rotations=out.rotmats,
-                                      betas=out.betas, segm_logits=out.segm_logits,
-                                      rendered_part_probs=probs)
+        predictions = LossPredictions(joints=pred.joints, transl=pred.transl, rotations=bm.pred_rotations,
+                                      betas=bm.pred_betas, expression=bm.pred_expression,
+                                      segm_logits=out.segm_logits, rendered_part_probs=probs)
         targets = LossTargets(joints_3d=batch.joints3d, joints_3d_weights=bw.joints3d,
                               keypoints_2d_px=batch.joints2d, keypoints_2d_weights=bw.joints2d,
-                              image_size_wh=(crop, crop), intrinsics=batch.K, rotations=gt_rot,
-                              has_rotations=bw.rotations, betas=batch.params.betas, has_betas=bw.betas,
+                              image_size_wh=(crop, crop), intrinsics=batch.K, rotations=bm.gt_rotations,
+                              has_rotations=bm.has_rotations, betas=bm.gt_betas, has_betas=bm.has_betas,
+                              expression=bm.gt_expression, has_expression=bm.has_expression,
                               part_labels=seg, has_part_labels=bw.segmentation, paired_positives=paired_positives)
+        if bm.pred_expression is None:
+            w = replace(w, bm_expression=0.0)
         mask_only = bw.mask_only_labels(seg_size) if (w.projection or w.silhouette) else None
         if mask_only is None:  # every rendered-mask target is a segmentation: one pass (synthetic)
-            result = compute_losses(predictions, targets, w, root_index=PELVIS)
+            result = compute_losses(predictions, targets, w, root_index=self.root)
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
         if not self.config.volume_keypoints or out.joints is None:
@@ -166,7 +201,8 @@ class BodyObjective(nn.Module):
                               labels: torch.Tensor, bw: BatchWeights) -> LossResult:
         """L_proj (and its silhouette variant) on segmentations and person masks (B, s, s)
         ``labels``; the other terms as usual."""
-        result = compute_losses(predictions, targets, replace(w, projection=0.0, silhouette=0.0), root_index=PELVIS)
+        result = compute_losses(predictions, targets, replace(w, projection=0.0, silhouette=0.0),
+                                root_index=self.root)
         probs, has = predictions.rendered_part_probs, bw.rendered_mask
         total, terms = result.total, {}
         if w.projection:
@@ -182,18 +218,49 @@ class BodyObjective(nn.Module):
     def _volume_loss(self, pred_k: torch.Tensor, batch: TrainingBatch | SyntheticBatch, crop: int,
                      bw: BatchWeights) -> torch.Tensor:
         """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates: x, y weighted
-        by the 2D weights, z by the 3D ones (pelvis-relative depth needs the pelvis)."""
+        by the 2D weights, z by the 3D ones (depth relative to the root needs the root)."""
         xy = 2.0 * batch.joints2d / crop - 1.0
-        z = (batch.joints3d[..., 2] - batch.joints3d[:, PELVIS:PELVIS + 1, 2]) / (0.5 * self.config.volume_depth_m)
+        r = self.root
+        z = (batch.joints3d[..., 2] - batch.joints3d[:, r:r + 1, 2]) / (0.5 * self.config.volume_depth_m)
         gt = torch.cat([xy, z[..., None]], dim=-1).clamp(-1.0, 1.0)
         weight = bw.volume(pred_k.dtype)  # (B, J, 3)
         return ((pred_k - gt).abs() * weight).sum() / weight.sum().clamp(min=1.0)
 
     def _render(self, pred: BodyPrediction, K: torch.Tensor, crop: int) -> torch.Tensor:
-        """(B, P + 1, s, s) soft part probabilities of the predicted mesh at the part-map size."""
+        """(B, P + 1, s, s) soft part probabilities of the predicted mesh's part faces at the part-map size."""
         size = self.config.render_size
         K_small = K.clone()
         K_small[:, :2] *= size / crop
         verts_cam = pred.vertices + pred.transl[:, None]
         verts_px = project_to_raster(verts_cam, K_small)
-        return self.renderer(verts_px, self.faces, self.face_labels, num_parts=BODY_SPEC.num_parts).part_probs
+        return self.renderer(verts_px, self.faces, self.face_labels, num_parts=self.spec.num_parts).part_probs
+
+
+class BodyObjective(FlaggedObjective):
+    """Loss of the Body subnetwork (module docstring). Build once; call per batch."""
+
+    def __init__(self, *, body_model: BodyModel, config: ObjectiveConfig | None = None) -> None:
+        super().__init__(body_model=body_model, spec=BODY_SPEC, config=config)
+
+    def body(self, rotmats: torch.Tensor, betas: torch.Tensor) -> tuple[SMPLXParams, torch.Tensor, torch.Tensor]:
+        """The body model at zero translation on rotations (B, 22, 3, 3) (global + 21 body) and
+        betas (B, NB); hands, jaw and eyes at rest, neutral face. Returns the params, the 137
+        whole-body joints (B, 137, 3) and the vertices (B, V, 3)."""
+        rest = SMPLXParams.zeros(rotmats.shape[0], num_betas=self.body_model.num_betas,
+                                 num_expression=self.body_model.num_expression, device=rotmats.device)
+        params = replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=betas)
+        model_out = self.body_model(params)
+        return params, model_out.joints[:, self.joint_index], model_out.vertices
+
+    def predict(self, out: SubnetOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
+        """The body model on the network's output; ``K`` (B, 3, 3) crop intrinsics."""
+        transl = self.crop_transl(out.camera, K, crop_size)
+        params, joints, vertices = self.body(out.rotmats, out.betas)
+        return BodyPrediction(params=replace(params, transl=transl), joints=joints, vertices=vertices, transl=transl)
+
+    def param_targets(self, out: SubnetOutput, batch: TrainingBatch | SyntheticBatch,
+                      bw: BatchWeights) -> ParamTargets:
+        """L_BM on the 22 body rotations and the betas (no expression)."""
+        gt_rot = torch.cat([batch.params.global_orient[:, None], batch.params.body_pose], dim=1)
+        return ParamTargets(pred_rotations=out.rotmats, gt_rotations=gt_rot, has_rotations=bw.rotations,
+                            pred_betas=out.betas, gt_betas=batch.params.betas, has_betas=bw.betas)

@@ -3,7 +3,9 @@
 Every builder takes the run's :class:`~training.config.DataConfig` and the body model and
 returns a map-style dataset. Its items are :class:`SyntheticSample` (``synthetic``) or
 :class:`~robosmplx_core.data.datasets.common.TrainingSample` (the adapters of
-``robosmplx_core.data.datasets``, read from ``data.path`` and cropped to
+``robosmplx_core.data.datasets``: body sets, FreiHAND / InterHand2.6M hands, FFHQ / AffectNet /
+BUPT faces (``FaceLandmarkDataset`` with that layout), COCO-WholeBody crops of any part; read
+from ``data.path`` and cropped to
 ``data.train.image_size`` around their boxes extended by ``data.crop_scale``); the batch code
 (``training.data``) turns both into one :class:`TrainingBatch`. An adapter counts the entries
 it drops in ``dataset.skipped`` (``Counter`` by reason); :func:`skipped_counts` reads it.
@@ -21,7 +23,7 @@ from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data import datasets as adapters
 from robosmplx_core.data.datasets.crop import CropConfig
 from robosmplx_core.data.synthetic import SyntheticDataset
-from training.config import DATA_SOURCES, DataConfig
+from training.config import DATA_SOURCES, SOURCE_PARTS, DataConfig
 
 __all__ = ["DatasetBuilder", "DATASETS", "skipped_counts"]
 
@@ -48,11 +50,13 @@ def _pseudolabel(cfg: DataConfig, model: BodyModel) -> Dataset:
                                        max_reprojection_px=cfg.max_reprojection_px)
 
 
-def _adapter(cls: type) -> DatasetBuilder:
-    """A body adapter with its default split and settings, cropped like the others."""
+def _adapter(cls: type, *, with_part: bool = False, **kwargs: str) -> DatasetBuilder:
+    """An adapter with its default split and settings (plus ``kwargs``), cropped like the
+    others; ``with_part``: it serves several parts and takes ``part=data.train.part``."""
 
     def build(cfg: DataConfig, model: BodyModel) -> Dataset:
-        return cls(_root(cfg), crop=_crop(cfg))
+        part = {"part": cfg.train.part} if with_part else {}
+        return cls(_root(cfg), crop=_crop(cfg), **part, **kwargs)
 
     build.__name__ = f"build_{cls.__name__}"
     return build
@@ -62,17 +66,22 @@ DATASETS: dict[str, DatasetBuilder] = {
     "synthetic": _synthetic,
     "pseudolabel": _pseudolabel,
     "human36m": _adapter(adapters.Human36MDataset),
-    "coco_wholebody": _adapter(adapters.CocoWholeBodyDataset),
+    "coco_wholebody": _adapter(adapters.CocoWholeBodyDataset, with_part=True),
     "mpii": _adapter(adapters.MPIIDataset),
     "lspet": _adapter(adapters.LSPETDataset),
     "mpi_inf_3dhp": _adapter(adapters.MpiInf3dhpDataset),
     "3dpw": _adapter(adapters.ThreeDPWDataset),
     "agora": _adapter(adapters.AgoraDataset),
+    "freihand": _adapter(adapters.FreiHandDataset),
+    "interhand": _adapter(adapters.InterHandDataset),
+    "ffhq": _adapter(adapters.FaceLandmarkDataset, layout="ffhq"),
+    "affectnet": _adapter(adapters.FaceLandmarkDataset, layout="affectnet"),
+    "bupt": _adapter(adapters.FaceLandmarkDataset, layout="bupt"),
 }
 """``data.source`` -> builder of the training set (items: SyntheticSample or TrainingSample)."""
-if tuple(DATASETS) != DATA_SOURCES:
-    raise RuntimeError(f"training.sources.DATASETS {tuple(DATASETS)} and training.config.DATA_SOURCES "
-                       f"{DATA_SOURCES} must list the same names")
+if tuple(DATASETS) != DATA_SOURCES or set(SOURCE_PARTS) != set(DATA_SOURCES):
+    raise RuntimeError(f"training.sources.DATASETS {tuple(DATASETS)}, training.config.DATA_SOURCES {DATA_SOURCES} "
+                       f"and training.config.SOURCE_PARTS {tuple(SOURCE_PARTS)} must list the same names")
 
 
 def skipped_counts(dataset: object) -> dict[str, int]:

@@ -7,7 +7,7 @@ all 0 is exactly 0 (``losses._common.weighted_mean``). A
 :class:`~robosmplx_core.data.synthetic.SyntheticBatch` has every label: its weights are the
 visibility for the 2D joints and ``None`` (= all 1) elsewhere, as before the flags existed.
 
-Glossary: B batch, J = 137 joints, s part-map side.
+Glossary: B batch, J joints of the part spec (137 for the body), s part-map side.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class BatchWeights:
 
     joints2d: (B, J) float, ``joints_visible`` x ``joints2d_conf`` (L_2D, volume x / y).
     joints3d: (B, J) float or None, ``joints3d_conf`` x ``has_joints3d`` (L_3D, L_con).
-    volume_depth: (B, J) float, 3D weight x visibility x (pelvis has 3D): the volume term's z.
-    rotations: (B, 22) float or None, ``params_valid`` of global_orient (column 0) and body_pose.
+    volume_depth: (B, J) float, 3D weight x visibility x (root has 3D): the volume term's z.
+    rotations: (B, 22) float or None, ``params_valid`` of global_orient (column 0) and body_pose
+        (the body's rotations; the part objectives read ``params_valid`` themselves).
     betas: (B,) float or None, ``params_valid`` of betas.
     segmentation: (B,) float or None, ``has_segmentation`` (L_segm).
     person_mask: (B, S, S) bool or None: the batch's masks where a sample has a mask but no
@@ -72,8 +73,10 @@ class BatchWeights:
         return torch.where(has_seg, seg, from_mask)
 
 
-def batch_weights(batch: TrainingBatch | SyntheticBatch) -> BatchWeights:
-    """The :class:`BatchWeights` of ``batch`` (module docstring)."""
+def batch_weights(batch: TrainingBatch | SyntheticBatch, *, root: int = PELVIS) -> BatchWeights:
+    """The :class:`BatchWeights` of ``batch`` (module docstring); ``root``: index of the root
+    joint in the batch's J joints (the volume depth is relative to it; 0 in every part spec:
+    pelvis, right wrist, neck)."""
     vis = batch.joints_visible.to(batch.joints2d.dtype)
     if isinstance(batch, SyntheticBatch):
         return BatchWeights(joints2d=vis, joints3d=None, volume_depth=vis, rotations=None, betas=None,
@@ -83,7 +86,7 @@ def batch_weights(batch: TrainingBatch | SyntheticBatch) -> BatchWeights:
                         "collate samples with collate_training_samples")
     dtype = batch.joints2d.dtype
     w3 = batch.joints3d_conf.to(dtype) * batch.has_joints3d.to(dtype)[:, None]
-    root_ok = (w3[:, PELVIS] > 0).to(dtype)[:, None]
+    root_ok = (w3[:, root] > 0).to(dtype)[:, None]
     valid = batch.params_valid.to(dtype)
     rotations = torch.cat([valid[:, _GLOBAL_ORIENT:_GLOBAL_ORIENT + 1], valid[:, _BODY_POSE:_BODY_POSE + 1]
                            .expand(-1, 21)], dim=1)

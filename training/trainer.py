@@ -1,4 +1,10 @@
-"""The trainer of the Body subnetwork (paper sec. 4.1): one process or ``torchrun`` DDP.
+"""The trainer of the Body, Hand and Face subnetworks (paper sec. 4.1): one process or ``torchrun`` DDP.
+
+``stage`` picks the part: its spec (``nets.specs``), its objective (``training.part_objective.
+build_objective``: :class:`BodyObjective`, or :class:`PartObjective` for a hand / face network
+built with ``part_only=True``: the part-only orientation, betas and camera branches) and its
+validation (body: ``training.evaluate``; hand / face: ``training.part_eval.PartEvaluator``, the
+evaluation's own metrics, root-aligned at the wrist / neck).
 
     result = train(load_train_config("training/configs/synthetic_body.yaml", ["steps=100"]))
 
@@ -7,8 +13,7 @@ the network under float16 autocast on CUDA when ``amp`` (the objective in float3
 gradients averaged over processes by DistributedDataParallel (so W processes with N/W pairs
 each equal one process with N pairs in ``accumulate = W`` micro-batches, and, with synchronised
 BatchNorm, one process with N pairs), clipped to ``grad_clip``, Adam, then the LR schedule.
-Every ``val_every`` steps and at the end, rank 0 validates (``training.evaluate``: MPJPE,
-PA-MPJPE, PVE in mm) and writes ``out_dir/checkpoints/step_XXXXXX`` (``training.state``); the
+Every ``val_every`` steps and at the end, rank 0 validates (MPJPE, PA-MPJPE, PVE in mm) and writes ``out_dir/checkpoints/step_XXXXXX`` (``training.state``); the
 lowest validation MPJPE so far is mirrored to ``checkpoints/best``.
 
 The training set is any ``data.source`` (``training.sources``); entries its adapter could not
@@ -40,7 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.config import save_config
-from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingBatch, TrainingSample
+from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingBatch, TrainingSample, from_synthetic
 from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.geometry.projection import perspective_projection
 from robosmplx_core.nets.checkpoint import load_checkpoint
@@ -52,7 +57,9 @@ from training.sources import skipped_counts
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
 from training.evaluate import evaluate, mean_pose
 from training.logs import RunLog, draw_joints
-from training.objective import BodyObjective
+from training.part_eval import PartEvaluator
+from training.part_objective import build_objective, part_mean_rotations
+from training.robustness import EvalItem
 from training.schedule import build_scheduler
 from training.state import TrainState, capture_rng, link_or_copy_tree, load_train_checkpoint, restore_rng
 from training.state import save_train_checkpoint
@@ -99,7 +106,7 @@ def _as_float(out: SubnetOutput) -> SubnetOutput:
 
 
 def _samples_to(samples: list[SyntheticSample], device: torch.device) -> list[SyntheticSample]:
-    if device.type == "cpu":
+    if all(s.image.device == device for s in samples):
         return samples
     tensors = lambda s: {f.name: v.to(device) for f in dataclasses.fields(s)  # noqa: E731
                          if isinstance(v := getattr(s, f.name), torch.Tensor)}
@@ -117,7 +124,7 @@ class Trainer:
                              f"resume={self.out_dir / CHECKPOINTS}/step_XXXXXX, or pick another out_dir")
         seed_everything(cfg.seed)
         self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
-        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network)
+        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network, part_only=cfg.stage != "body")
         self.source = DATASETS[cfg.data.source](cfg.data, self.model)
         self.total = total_steps(cfg, len(self.source))  # type: ignore[arg-type]
         if cfg.init:
@@ -127,7 +134,7 @@ class Trainer:
         self.skipped: Counter[str] = Counter(skipped_counts(self.source))  # dropped while indexing
         self.net = self.net.to(env.device)
         loss_model = self.model if env.device.type == "cpu" else copy.deepcopy(self.model)
-        self.objective = BodyObjective(body_model=loss_model, config=cfg.objective).to(env.device)
+        self.objective = build_objective(cfg.stage, body_model=loss_model, config=cfg.objective).to(env.device)
         self.use_amp = cfg.amp and env.device.type == "cuda"
         o = cfg.optimizer
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr, betas=tuple(o.betas),
@@ -141,6 +148,12 @@ class Trainer:
 
     def _start_at_mean(self, count: int) -> None:
         """HMR's mean-parameter initialisation from the first ``count`` training samples."""
+        if self.cfg.stage != "body":  # the part's own rotations (fingers / jaw) where labelled
+            rotations = part_mean_rotations([self.source[i] for i in range(min(count, len(self.source)))],
+                                            self.cfg.stage)
+            if rotations is not None:
+                self.net.set_mean(rotmats=rotations)
+            return
         needed = [PARAM_FIELDS.index(n) for n in ("global_orient", "body_pose", "betas")]
         samples = [self.source[i] for i in range(min(count, len(self.source)))]
         samples = [s for s in samples if not isinstance(s, TrainingSample) or bool(s.params_valid[needed].all())]
@@ -154,8 +167,8 @@ class Trainer:
         mine, theirs = self.net.state_dict(), network.state_dict()
         shapes = {k: tuple(v.shape) for k, v in mine.items()}
         if type(network) is not type(self.net) or shapes != {k: tuple(v.shape) for k, v in theirs.items()}:
-            raise ValueError(f"init={folder}: its network ({type(network).__name__}) is not the Body subnetwork of "
-                             "this config's network section; fine-tune from a checkpoint of the same architecture "
+            raise ValueError(f"init={folder}: its network ({type(network).__name__}) is not the {self.cfg.stage} "
+                             "subnetwork of this config's stage and network section; fine-tune from a checkpoint of the same architecture "
                              "(copy its network.yaml settings into network.*) or drop init")
         self.net.load_state_dict(theirs)
 
@@ -293,6 +306,8 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
+        if self.cfg.stage != "body":
+            return self._validate_part(log, val)
         self.net.eval()
         metrics = evaluate(self.objective, val, net=self.net)
         if not self._baseline_logged:  # reference: the validation set's own mean pose
@@ -308,6 +323,27 @@ class Trainer:
             log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
         self.net.train()
         return {k: float(v) for k, v in metrics.items() if v is not None}
+
+    @torch.no_grad()
+    def _validate_part(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
+        """Hand / face: ``PartEvaluator``'s mean metrics (mm) on the held-out set, and the joints panel."""
+        cpu = torch.device("cpu")
+        items = [EvalItem(sample=from_synthetic(s)) for s in _samples_to(val, cpu)]
+        evaluator = PartEvaluator(network=self.net, body_model=self.objective.body_model)  # sets eval mode
+        sums: dict[str, list[float]] = {}
+        for start in range(0, len(items), 16):
+            for name, values in evaluator(items[start:start + 16]).items():
+                sums.setdefault(name, []).extend(v for v in values.tolist() if v == v)  # NaN = no value
+        metrics = {k: sum(v) / len(v) for k, v in sums.items() if v}
+        log.scalars(self.step, "val", metrics)
+        if log.writer is not None:
+            batch = collate_samples(val[:PANEL_SIZE])
+            crop = int(batch.image.shape[-1])
+            pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
+            pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
+            log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
+        self.net.train()
+        return metrics
 
     def _save(self) -> Path:
         state = TrainState(step=self.step, optimizer=self.optimizer.state_dict(),

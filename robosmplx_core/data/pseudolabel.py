@@ -7,9 +7,10 @@ the line format and its conventions are documented in
 
 Sources: a video file, an image or a folder of images (read by ``io.sources.FrameSource``, as
 ``robosmplx predict`` reads them), or a rosbag2 bag (a folder with ``metadata.yaml``, a
-``.mcap`` or a ``.db3`` file), read with ``rosbags`` (no ROS installation needed): the image
-topic (``Image`` in rgb8/bgr8/rgba8/bgra8/mono8/mono16 or ``CompressedImage``) and the latest
-``CameraInfo`` before each image, whose ``K`` is then used instead of the default field of view.
+``.mcap`` or a ``.db3`` file), read by ``io.bag_frames.BagFrameSource`` with ``rosbags`` (no ROS
+installation needed): the image topic (``Image`` in any encoding of ``io.ros_images`` or
+``CompressedImage``) and the latest ``CameraInfo`` before each image, whose ``K`` is then used
+instead of the default field of view.
 
 Per kept frame (every ``every``-th input frame; only kept frames go through the pipeline, so
 tracking runs on the kept frames): ``Estimator.observe`` (detection, tracking, MediaPipe
@@ -50,7 +51,8 @@ from robosmplx_core.data.datasets.pseudolabel import (
 )
 from robosmplx_core.estimate.landmarks import PersonLandmarks
 from robosmplx_core.estimate.solver.keypoints import face_ibug68
-from robosmplx_core.io.sources import FrameSource, SourceError, SourceItem, to_rgb8
+from robosmplx_core.io.bag_frames import BagFrameSource, is_bag, ros_image_to_rgb
+from robosmplx_core.io.sources import FrameSource
 from robosmplx_core.types import ROTATION_FIELDS, Frame, PartConfidence
 
 __all__ = ["PseudoLabelSettings", "PseudoLabelSummary", "BagFrameSource", "wholebody137", "part_boxes",
@@ -62,12 +64,6 @@ IBUG68_SMPLX_NAMES: tuple[str, ...] = tuple(
 """SMPL-X name of each iBUG-68 face point (COCO-WholeBody's face layout, ``face_ibug68``'s output)."""
 POSE_SMPLX_NAMES = tuple(MEDIAPIPE_POSE_TO_SMPLX_NAMES.get(n, "") for n in MEDIAPIPE_POSE_NAMES)
 MIDPOINTS = {"pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder")}
-BAG_SUFFIXES = (".mcap", ".db3")
-IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-_RAW_ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "rgba8": (np.uint8, 4), "bgra8": (np.uint8, 4),
-                  "mono8": (np.uint8, 1), "mono16": (np.uint16, 1), "8UC1": (np.uint8, 1), "8UC3": (np.uint8, 3),
-                  "16UC1": (np.uint16, 1)}
 _PART_ROWS = {"left": [LANDMARK_NAMES.index("left_wrist"), *range(len(LANDMARK_NAMES))[WHOLEBODY137_LEFT_HAND]],
               "right": [LANDMARK_NAMES.index("right_wrist"), *range(len(LANDMARK_NAMES))[WHOLEBODY137_RIGHT_HAND]],
               "face": list(range(len(LANDMARK_NAMES))[WHOLEBODY137_FACE])}
@@ -193,90 +189,6 @@ def annotation_record(*, image: str, source: str, frame: Frame, K: np.ndarray, t
 # ---------------------------------------------------------------------------------------------
 # Sources
 
-def is_bag(path: Path) -> bool:
-    """A rosbag2 bag: a folder with metadata.yaml, or a .mcap / .db3 file."""
-    return (path.is_file() and path.suffix.lower() in BAG_SUFFIXES) or (path / "metadata.yaml").is_file()
-
-
-def ros_image_to_rgb(msg) -> tuple[Optional[np.ndarray], str]:
-    """A deserialised ``sensor_msgs`` Image or CompressedImage -> ((H, W, 3) uint8 RGB, "") or
-    (None, reason)."""
-    data = np.asarray(msg.data, np.uint8).reshape(-1)
-    if hasattr(msg, "format"):  # CompressedImage
-        return to_rgb8(cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None)
-    if msg.encoding not in _RAW_ENCODINGS:
-        return None, f"unsupported encoding {msg.encoding!r}"
-    dtype, ch = _RAW_ENCODINGS[msg.encoding]
-    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0 or step < w * ch * dt.itemsize or step % dt.itemsize or data.size != step * h:
-        return None, f"inconsistent image size ({w}x{h}, step {step}, {data.size} bytes)"
-    a = data.view(dt).reshape(h, step // dt.itemsize)[:, : w * ch].reshape(h, w, ch).astype(dtype)
-    if msg.encoding in ("rgb8", "rgba8"):  # to OpenCV's BGR(A), which to_rgb8 expects
-        a = a[:, :, [2, 1, 0, 3][:ch]]
-    return to_rgb8(a)
-
-
-class BagFrameSource:
-    """Frames of a rosbag2 bag's image topic, with the latest camera_info's K (see module doc).
-
-    Iterates (SourceItem, K (3, 3) float64 or None); stamps from the image headers (the bag
-    time where a header stamp is 0). Raises :class:`SourceError` for an unusable bag.
-    """
-
-    kind = "bag"
-
-    def __init__(self, spec: str, *, max_frames: Optional[int] = None, image_topic: Optional[str] = None) -> None:
-        from rosbags.rosbag2 import Reader  # imported for bags only
-
-        self.spec, self.max_frames, self.path = spec, max_frames, Path(spec).expanduser()
-        try:
-            with Reader(self.path) as reader:
-                topics = {name: (t.msgtype, t.msgcount) for name, t in reader.topics.items()}
-        except Exception as exc:  # rosbags raises several types for unreadable bags
-            raise SourceError(f"{spec}: cannot read the rosbag2 bag ({type(exc).__name__}: {exc})") from None
-        images = sorted(n for n, (t, _) in topics.items() if t in IMAGE_TYPES)
-        if image_topic is None and len(images) != 1:
-            raise SourceError(f"{spec}: {'no image topic' if not images else 'several image topics'} "
-                              f"({', '.join(images) or ', '.join(IMAGE_TYPES)}); choose one with --image-topic")
-        if image_topic is not None and image_topic not in images:
-            raise SourceError(f"{spec}: --image-topic {image_topic} is not an image topic of the bag; "
-                              f"image topics: {', '.join(images) or 'none'}")
-        self.topic = image_topic or images[0]
-        infos = sorted(n for n, (t, _) in topics.items() if t == CAMERA_INFO_TYPE)
-        sibling = self.topic.removesuffix("/compressed").rsplit("/", 1)[0] + "/camera_info"
-        self.info_topic = sibling if sibling in infos else infos[0] if len(infos) == 1 else None
-        self.num_frames = topics[self.topic][1]
-
-    def __len__(self) -> int:
-        return min(self.num_frames, self.max_frames) if self.max_frames is not None else self.num_frames
-
-    def __iter__(self) -> Iterator[tuple[SourceItem, Optional[np.ndarray]]]:
-        from rosbags.rosbag2 import Reader
-        from rosbags.typesys import Stores, get_typestore
-
-        store, K, index = get_typestore(Stores.ROS2_HUMBLE), None, 0
-        with Reader(self.path) as reader:
-            wanted = [c for c in reader.connections if c.topic in (self.topic, self.info_topic)]
-            for conn, t_ns, raw in reader.messages(connections=wanted):
-                if self.max_frames is not None and index >= self.max_frames:
-                    return
-                try:
-                    msg = store.deserialize_cdr(raw, conn.msgtype)
-                except Exception as exc:  # a corrupt message: a bad frame, or a camera_info ignored
-                    msg, image, reason = None, None, f"cannot deserialise {conn.msgtype} ({type(exc).__name__})"
-                if conn.topic == self.info_topic:  # an uncalibrated camera (k = 0) or a bad message: no K
-                    k = np.asarray(msg.k, np.float64).reshape(3, 3) if msg is not None else np.zeros((3, 3))
-                    K = k if np.isfinite(k).all() and k[0, 0] > 0 and k[1, 1] > 0 else None
-                    continue
-                stamp = t_ns * 1e-9  # bag time, where the header has no stamp
-                if msg is not None:
-                    stamp = (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9) or stamp
-                    image, reason = ros_image_to_rgb(msg)
-                yield SourceItem(index, stamp, image, reason, f"{self.topic} #{index}"), K
-                index += 1
-
-
 def open_source(spec: str, settings: PseudoLabelSettings) -> tuple[FrameSource | BagFrameSource, Iterator]:
     """(source, its (SourceItem, K (3, 3) or None) per input frame) for a video, image, folder or bag."""
     if is_bag(Path(spec).expanduser()):
@@ -381,7 +293,8 @@ def run_pseudolabel(sources: Sequence[str], out_dir: Path, cfg: RoboSMPLXConfig,
     """Label every source in turn (track ids restart per source) into ``out_dir``.
 
     Raises:
-        SourceError: a source cannot be used at all (checked for every source before any work).
+        io.sources.SourceError: a source cannot be used at all (checked for every source before any
+            work).
         ValueError: ``out_dir`` already holds a pseudo-label run.
     """
     if not sources:

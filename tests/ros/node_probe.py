@@ -1,16 +1,17 @@
 """Test helpers: start the robosmplx node as a subprocess, and a probe node (in the test
-process) that publishes camera topics and records everything the node publishes."""
+process) that publishes camera topics and records everything the node publishes.
+
+Starting and stopping the node is ``robosmplx_ros.testing`` (shared with
+``benchmarks/node_latency.py``); the ROS environment (discovery on this host, logs in the repo)
+is set by ``tests/conftest.py`` before rclpy is imported, and forced again for the node
+subprocess by ``robosmplx_ros.testing.node_env``."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from std_msgs.msg import Header, String
 from diagnostic_msgs.msg import DiagnosticArray
 from robosmplx.msg import SMPLXPersonArray
 from robosmplx_core.media import sample_path
+from robosmplx_ros import testing
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
@@ -33,27 +35,10 @@ CAMERA_FRAME = "test_camera_optical"
 MAX_IDS = 12  # per-body topics subscribed up front for ids 0..MAX_IDS-1
 
 
-@contextmanager
-def node_process(log_path: Path, *params: str, node_name: str = "robosmplx") -> Iterator[subprocess.Popen]:
+def node_process(log_path: Path, *params: str, node_name: str = "robosmplx") -> ContextManager[subprocess.Popen]:
     """``python -m robosmplx_ros.node --ros-args -p ...`` with output to ``log_path``; always
-    stopped (SIGINT, then SIGKILL) on exit."""
-    args = [sys.executable, "-m", "robosmplx_ros.node", "--ros-args", "-r", f"__node:={node_name}"]
-    for p in params:
-        args += ["-p", p]
-    log = open(log_path, "w")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        log.close()
+    stopped (SIGINT, then SIGKILL) on exit (``robosmplx_ros.testing.node_process`` in this repo)."""
+    return testing.node_process(log_path, *params, node_name=node_name, repo=REPO)
 
 
 def video_frames(n: int, name: str = "vtest.avi") -> list[np.ndarray]:
