@@ -23,7 +23,7 @@ import dataclasses
 import torch
 
 from robosmplx_core.data.appearance import make_background
-from robosmplx_core.data.augment import AugmentConfig, blur, color_jitter, occlude
+from robosmplx_core.data.augment import AugmentConfig, color_jitter, image_variants
 from robosmplx_core.data.datasets.common import TrainingSample
 from training.robustness import warp_training_sample
 
@@ -57,12 +57,7 @@ def augment_training_sample(sample: TrainingSample, gen: torch.Generator, cfg: A
     if _rand(gen) < cfg.background_prob and out.has_person_mask:
         bg = torch.from_numpy(make_background(gen, out.image_size, ("solid", "gradient", "noise"))).permute(2, 0, 1)
         out = dataclasses.replace(out, image=torch.where(out.person_mask[None], out.image, bg.to(out.image)))
-    image = color_jitter(out.image, gen, cfg)
-    if _rand(gen) < cfg.blur_prob:
-        image = blur(image, _rand(gen, *cfg.blur_sigma_px))
-    if _rand(gen) < cfg.occlusion_prob:
-        image = occlude(image, gen, cfg)
-    return dataclasses.replace(out, image=image)
+    return dataclasses.replace(out, image=image_variants(out.image, gen, cfg))
 
 
 def training_positive_pair(sample: TrainingSample, gen: torch.Generator, cfg: AugmentConfig) -> TrainingSample:

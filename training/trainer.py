@@ -315,14 +315,19 @@ class Trainer:
             log.scalars(self.step, "val", {f"mean_pose_{k}": v for k, v in base.items() if v is not None})
             self._baseline_logged = True
         log.scalars(self.step, "val", {k: v for k, v in metrics.items() if v is not None})
-        if log.writer is not None:
-            batch = collate_samples(val[:PANEL_SIZE])
-            crop = int(batch.image.shape[-1])
-            pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
-            pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
-            log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
+        self._joints_panel(log, val)
         self.net.train()
         return {k: float(v) for k, v in metrics.items() if v is not None}
+
+    def _joints_panel(self, log: RunLog, val: list[SyntheticSample]) -> None:
+        """TensorBoard panel: GT (green) and predicted (red) joints on the first validation crops."""
+        if log.writer is None:
+            return
+        batch = collate_samples(val[:PANEL_SIZE])
+        crop = int(batch.image.shape[-1])
+        pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
+        pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
+        log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
 
     @torch.no_grad()
     def _validate_part(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
@@ -336,12 +341,7 @@ class Trainer:
                 sums.setdefault(name, []).extend(v for v in values.tolist() if v == v)  # NaN = no value
         metrics = {k: sum(v) / len(v) for k, v in sums.items() if v}
         log.scalars(self.step, "val", metrics)
-        if log.writer is not None:
-            batch = collate_samples(val[:PANEL_SIZE])
-            crop = int(batch.image.shape[-1])
-            pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
-            pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
-            log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
+        self._joints_panel(log, val)
         self.net.train()
         return metrics
 

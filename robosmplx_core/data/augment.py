@@ -40,7 +40,7 @@ from robosmplx_core.types import SMPLXParams
 __all__ = [
     "AugmentConfig", "ROBUSTNESS_TRANSLATIONS", "ROBUSTNESS_SCALES", "similarity",
     "warp_sample", "translate_scale", "rotate", "flip", "color_jitter", "blur", "occlude",
-    "swap_background", "augment_sample", "positive_pair",
+    "swap_background", "augment_sample", "image_variants", "positive_pair",
 ]  # fmt: skip
 
 ROBUSTNESS_TRANSLATIONS = (-0.2, 0.2)
@@ -267,12 +267,18 @@ def augment_sample(sample: SyntheticSample, gen: torch.Generator, cfg: AugmentCo
     if _rand(gen) < cfg.background_prob:
         bg = make_background(gen, out.image_size, ("solid", "gradient", "noise"))
         out = swap_background(out, torch.from_numpy(bg).permute(2, 0, 1))
-    image = color_jitter(out.image, gen, cfg)
+    return dataclasses.replace(out, image=image_variants(out.image, gen, cfg))
+
+
+def image_variants(image: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig) -> torch.Tensor:
+    """The image-variant augmentations of :func:`augment_sample` on a (3, S, S) image in [0, 1]:
+    colour jitter, then blur and one occluding patch, each with its probability."""
+    image = color_jitter(image, gen, cfg)
     if _rand(gen) < cfg.blur_prob:
         image = blur(image, _rand(gen, *cfg.blur_sigma_px))
     if _rand(gen) < cfg.occlusion_prob:
         image = occlude(image, gen, cfg)
-    return dataclasses.replace(out, image=image)
+    return image
 
 
 def positive_pair(sample: SyntheticSample, gen: torch.Generator, cfg: AugmentConfig) -> SyntheticSample:
