@@ -72,7 +72,7 @@ from robosmplx_core.body_model.joints import SMPLX_144_NAMES
 from robosmplx_core.data.datasets.coco_wholebody import swap_sides
 from robosmplx_core.data.datasets.common import (
     PARAM_FIELDS, AdapterDataset, DatasetError, SampleError, TrainingSample, keypoints_to_spec, read_image_rgb,
-    read_json, require_dir,
+    read_json, require_dir, square_cxcys,
 )
 from robosmplx_core.data.datasets.crop import CropConfig, CropTransform, PartLabels, build_sample
 from robosmplx_core.data.datasets.safe_pickle import UnsafePickleError, load_restricted_pickle
@@ -147,13 +147,6 @@ def _box(value: Any, scale: float) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     return b if np.isfinite(b).all() and b[2] > 0 and b[3] > 0 else None
-
-
-def _square(box_xywh: np.ndarray | None) -> np.ndarray | None:
-    if box_xywh is None:
-        return None
-    x, y, w, h = box_xywh
-    return np.array([x + w / 2, y + h / 2, max(w, h)])
 
 
 @dataclass(frozen=True)
@@ -235,7 +228,7 @@ class AgoraDataset(AdapterDataset):
         ones = np.ones(len(uv), np.float32)
         j2d, c2d = keypoints_to_spec(uv, ones, names, self.part)
         j3d, c3d = keypoints_to_spec(xyz, ones, names, self.part)
-        boxes = {side: _square(_box(ann.get(_BOX_KEY[side]), self.scale)) for side in ("left", "right", "face")}
+        boxes = {side: square_cxcys(_box(ann.get(_BOX_KEY[side]), self.scale)) for side in ("left", "right", "face")}
         params, valid = self._fit(ann, flip)
         labels = PartLabels(
             joints2d=j2d, joints2d_conf=c2d, joints3d=j3d, joints3d_conf=c3d, params=params, params_valid=valid,

@@ -46,7 +46,7 @@ from robosmplx_core.body_model.joints import SMPLX_144_NAMES
 from robosmplx_core.body_model.keypoint_sets import COCO_WHOLEBODY_TO_SMPLX144
 from robosmplx_core.data.datasets.common import (
     PARAM_FIELDS, AdapterDataset, DatasetError, SampleError, TrainingSample, keypoints_to_spec, read_image_rgb,
-    read_json, require_dir,
+    read_json, require_dir, square_cxcys,
 )
 from robosmplx_core.data.datasets.crop import CropConfig, CropTransform, PartLabels, build_sample
 from robosmplx_core.data.datasets.smplx_fits import HandsMean, parse_cam_param, parse_smplx_fit
@@ -104,11 +104,6 @@ def _box_ok(box: Any, min_px: float) -> bool:
     except (TypeError, ValueError):
         return False
     return bool(np.isfinite(b).all() and b[2] >= min_px and b[3] >= min_px)
-
-
-def _square(box: Any) -> np.ndarray:
-    x, y, w, h = np.asarray(box, dtype=np.float64).reshape(4)
-    return np.array([x + w / 2, y + h / 2, max(w, h)])
 
 
 @dataclass(frozen=True)
@@ -173,7 +168,7 @@ class CocoWholeBodyDataset(AdapterDataset):
         if self.part == "hand":  # the hand annotation's own wrist, not the body's
             names = ("",) * 23 + names[23:]
         j2d, c2d = keypoints_to_spec(xy, conf, names, self.part, MIDPOINTS)
-        boxes = {side: _square(ann[_PART_BOX[side]])
+        boxes = {side: square_cxcys(ann[_PART_BOX[side]])
                  if ann.get(_VALID_KEY[side]) and _box_ok(ann.get(_PART_BOX[side]), 1.0) else None
                  for side in ("left", "right", "face")}
         params, valid, K = self._fit(ann, flip)

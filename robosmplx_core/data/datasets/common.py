@@ -37,6 +37,7 @@ from typing import Any, Sequence
 
 import cv2
 import numpy as np
+import scipy.io
 import torch
 
 from robosmplx_core.body_model.joints import SMPLX_144_NAMES, index_map
@@ -47,7 +48,8 @@ from robosmplx_core.types import SMPLXParams
 __all__ = [
     "PARAM_FIELDS", "BOX_NAMES", "IGNORE_LABEL", "DatasetError", "SampleError", "TrainingSample",
     "TrainingBatch", "collate_training_samples", "from_synthetic", "AdapterDataset", "read_json",
-    "read_image_rgb", "require_dir", "require_file", "keypoints_to_spec", "virtual_intrinsics",
+    "read_image_rgb", "require_dir", "require_file", "keypoints_to_spec", "virtual_intrinsics", "read_mat",
+    "joints_box_xywh", "square_cxcys",
 ]  # fmt: skip
 
 PARAM_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SMPLXParams))
@@ -340,3 +342,35 @@ class AdapterDataset(torch.utils.data.Dataset):
         raise DatasetError(f"{type(self).__name__}: {min(n, self.max_consecutive_failures)} consecutive entries "
                            f"from {index} could not be loaded ({dict(self.skipped)}); check that the images "
                            "were extracted completely")
+
+
+def read_mat(path: Path, layout: str, what: str, *, squeeze: bool = True) -> dict[str, Any]:
+    """Load a MATLAB v5 ``.mat`` file (structs as attribute objects); :class:`DatasetError` if
+    it is missing or unreadable (``layout`` names the expected folder layout)."""
+    require_file(path, layout, what)
+    try:
+        return scipy.io.loadmat(str(path), squeeze_me=squeeze, struct_as_record=False)
+    except NotImplementedError as e:  # scipy's answer to MATLAB v7.3 (HDF5) files
+        raise DatasetError(f"{what}: {path} is a MATLAB v7.3 file, which scipy cannot read; use the "
+                           f"dataset's original v5 file. Expected layout:\n{layout}") from e
+    except Exception as e:  # noqa: BLE001 - scipy raises many types (MatReadError, IndexError, zlib.error ...)
+        raise DatasetError(f"{what}: {path} is not a readable .mat file ({e}); re-extract it from the "
+                           f"dataset archive. Expected layout:\n{layout}") from e
+
+
+def joints_box_xywh(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """(4,) float64 tight box (x, y, w, h) of the (K, 2) points with (K,) ``conf > 0``; NaNs if none."""
+    pts = np.asarray(xy, dtype=np.float64)[np.asarray(conf) > 0]
+    if len(pts) == 0:
+        return np.full(4, np.nan)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+
+
+def square_cxcys(box_xywh: Any) -> np.ndarray | None:
+    """(3,) square ``(cx, cy, side)`` around a box ``(x, y, w, h)`` (side = the longer edge);
+    ``None`` stays ``None``."""
+    if box_xywh is None:
+        return None
+    x, y, w, h = np.asarray(box_xywh, dtype=np.float64).reshape(4)
+    return np.array([x + w / 2, y + h / 2, max(w, h)])

@@ -39,7 +39,7 @@ from robosmplx_core.data.datasets.common import (
     AdapterDataset, DatasetError, TrainingSample, keypoints_to_spec, read_image_rgb, require_dir,
 )
 from robosmplx_core.data.datasets.crop import CropConfig, CropTransform, PartLabels, build_sample
-from robosmplx_core.data.datasets.mpii import joints_box_xywh, read_mat
+from robosmplx_core.data.datasets.common import joints_box_xywh, read_mat
 
 __all__ = ["LSPET_LAYOUT", "LSP_JOINT_NAMES", "LSP_TO_SMPLX_NAMES", "LSPETDataset", "parse_lspet_joints"]
 

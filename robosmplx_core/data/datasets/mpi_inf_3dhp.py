@@ -60,7 +60,7 @@ from robosmplx_core.data.datasets.common import (
     AdapterDataset, DatasetError, TrainingSample, keypoints_to_spec, read_image_rgb, require_dir, require_file,
 )
 from robosmplx_core.data.datasets.crop import CropConfig, CropTransform, PartLabels, build_sample
-from robosmplx_core.data.datasets.mpii import joints_box_xywh, read_mat
+from robosmplx_core.data.datasets.common import joints_box_xywh, read_mat
 
 __all__ = ["MPI_INF_3DHP_LAYOUT", "MPI_INF_3DHP_JOINT_NAMES", "MPI_INF_3DHP_TO_SMPLX_NAMES", "MpiInf3dhpDataset",
            "parse_calibration"]

@@ -52,16 +52,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.io
 
 from robosmplx_core.data.datasets.common import (
-    AdapterDataset, DatasetError, SampleError, TrainingSample, keypoints_to_spec, read_image_rgb, require_dir,
-    require_file,
+    AdapterDataset, DatasetError, SampleError, TrainingSample, joints_box_xywh, keypoints_to_spec, read_image_rgb,
+    read_mat, require_dir,
 )
 from robosmplx_core.data.datasets.crop import CropConfig, CropTransform, PartLabels, build_sample
 
 __all__ = ["MPII_LAYOUT", "MPII_JOINT_NAMES", "MPII_TO_SMPLX_NAMES", "MATLAB_PIXEL_OFFSET", "MPIIDataset",
-           "read_mat", "joints_box_xywh", "parse_mpii_person"]
+           "parse_mpii_person"]
 
 MPII_LAYOUT = """<root>/
   images/<annolist(i).image.name>                          (mpii_human_pose_v1.tar.gz)
@@ -76,29 +75,6 @@ MPII_TO_SMPLX_NAMES = ("right_ankle", "right_knee", "right_hip", "left_hip", "le
 """SMPL-X name of each MPII joint ("" = none; see the module doc)."""
 MATLAB_PIXEL_OFFSET = 0.5
 """MATLAB pixel coordinate - continuous pixel coordinate (MATLAB's first pixel centre is 1, ours 0.5)."""
-
-
-def read_mat(path: Path, layout: str, what: str, *, squeeze: bool = True) -> dict[str, Any]:
-    """Load a MATLAB v5 ``.mat`` file (structs as attribute objects); :class:`DatasetError` if
-    it is missing or unreadable (``layout`` names the expected folder layout)."""
-    require_file(path, layout, what)
-    try:
-        return scipy.io.loadmat(str(path), squeeze_me=squeeze, struct_as_record=False)
-    except NotImplementedError as e:  # scipy's answer to MATLAB v7.3 (HDF5) files
-        raise DatasetError(f"{what}: {path} is a MATLAB v7.3 file, which scipy cannot read; use the "
-                           f"dataset's original v5 file. Expected layout:\n{layout}") from e
-    except Exception as e:  # noqa: BLE001 - scipy raises many types (MatReadError, IndexError, zlib.error ...)
-        raise DatasetError(f"{what}: {path} is not a readable .mat file ({e}); re-extract it from the "
-                           f"dataset archive. Expected layout:\n{layout}") from e
-
-
-def joints_box_xywh(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """(4,) float64 tight box (x, y, w, h) of the (K, 2) points with (K,) ``conf > 0``; NaNs if none."""
-    pts = np.asarray(xy, dtype=np.float64)[np.asarray(conf) > 0]
-    if len(pts) == 0:
-        return np.full(4, np.nan)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
 def _structs(value: Any) -> list[Any]:
