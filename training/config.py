@@ -46,12 +46,26 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
+class MixSource:
+    """One member of a mixed training set (``data.mix``).
+
+    source: a ``DATA_SOURCES`` name; path: its dataset folder (none for "synthetic"); weight: its
+    share of the drawn samples (> 0; the weights of a mix are normalised), e.g. the paper's body
+    mix H36M 0.5, COCO 0.233, LSPET 0.046, MPII 0.021, MPI-INF-3DHP 0.2.
+    """
+
+    source: str = "synthetic"
+    path: Optional[str] = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Training and validation data.
 
     source: which dataset builder (``training.sources.DATASETS``, one of ``DATA_SOURCES``)
         makes the training set: "synthetic" renders it, the others read ``path``; it must give
-        crops of the stage's part (``SOURCE_PARTS``). One source per run (no mixing yet).
+        crops of the stage's part (``SOURCE_PARTS``). Ignored when ``mix`` is set.
     path: the dataset folder of a non-synthetic source (e.g. the ``--out`` folder of
         ``robosmplx pseudolabel``); null for "synthetic".
     crop_scale: non-synthetic sources: crop side / the person box's longer side.
@@ -67,6 +81,10 @@ class DataConfig:
         fly in the loader; for small sets on slow CPUs.
     mean_init_samples: start the regressor at the mean pose and shape of this many training
         samples (HMR's mean-parameter initialisation); 0 = the rest pose, upright.
+    mix: several sources in one run (:class:`MixSource` list; ``training.sources.MixedDataset``
+        draws each sample's source with the weights, deterministically); empty = ``source``.
+        The other data settings (crop_scale, pseudolabel filters, train.image_size) apply to
+        every member.
     """
 
     source: str = "synthetic"
@@ -81,18 +99,28 @@ class DataConfig:
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     preload: bool = False
     mean_init_samples: int = 64
+    mix: list[MixSource] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for i, member in enumerate(self.mix):
+            if member.source not in DATA_SOURCES or member.weight <= 0:
+                raise ValueError(f"data.mix[{i}]: expected a source in {DATA_SOURCES} with weight > 0, got "
+                                 f"{member.source!r} with weight {member.weight}")
+            if member.source != "synthetic" and not member.path:
+                raise ValueError(f"data.mix[{i}].path: source {member.source} reads a dataset folder; set its path")
+            if self.train.part not in SOURCE_PARTS[member.source]:
+                raise ValueError(f"data.mix[{i}]: {member.source} gives {'/'.join(SOURCE_PARTS[member.source])} "
+                                 f"crops, not {self.train.part} crops")
         if self.mean_init_samples < 0:
             raise ValueError(f"data.mean_init_samples: expected >= 0, got {self.mean_init_samples}")
         if self.source not in DATA_SOURCES:
             raise ValueError(f"data.source: expected one of {DATA_SOURCES}, got {self.source!r} (datasets plug "
                              "in through training.sources.DATASETS)")
-        if self.train.part not in SOURCE_PARTS[self.source]:
+        if not self.mix and self.train.part not in SOURCE_PARTS[self.source]:
             usable = [k for k, parts in SOURCE_PARTS.items() if self.train.part in parts]
             raise ValueError(f"data.source={self.source} gives {'/'.join(SOURCE_PARTS[self.source])} crops, not "
                              f"{self.train.part} crops (data.train.part, = stage); for {self.train.part} use one of {usable}")
-        if self.source != "synthetic" and not self.path:
+        if not self.mix and self.source != "synthetic" and not self.path:
             raise ValueError(f"data.path: data.source={self.source} reads a dataset folder; set data.path=FOLDER "
                              "(for pseudolabel: the --out folder of `robosmplx pseudolabel`)")
         if self.crop_scale <= 0 or not 0.0 <= self.min_body_confidence <= 1.0 or (

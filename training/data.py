@@ -43,7 +43,7 @@ from robosmplx_core.data.synthetic import SyntheticDataset, SyntheticSample
 from training.config import DataConfig, TrainConfig
 from training.loop import render_pool
 from training.sample_augment import augment_training_sample, training_positive_pair
-from training.sources import DATASETS, DatasetBuilder, skipped_counts
+from training.sources import DATASETS, DatasetBuilder, build_training_set, skipped_counts
 
 __all__ = ["DATASETS", "DatasetBuilder", "BatchPlan", "MicroBatch", "StepBatches", "train_loader", "steps_per_epoch",
            "total_steps", "validation_samples", "batch_to", "first_bad_label"]
@@ -173,9 +173,9 @@ def _identity(item: object) -> object:
 def train_loader(cfg: TrainConfig, model: BodyModel, *, rank: int, world_size: int, start_step: int,
                  total_steps: int, progress: bool = True, source: Optional[Dataset] = None) -> DataLoader:
     """The :class:`MicroBatch` items of this process from ``start_step`` to ``total_steps`` (``accumulate``
-    per step); ``source``: the training set already built (else ``DATASETS[data.source]``)."""
+    per step); ``source``: the training set already built (else ``build_training_set(data)``)."""
     if source is None:
-        source = DATASETS[cfg.data.source](cfg.data, model)
+        source = build_training_set(cfg.data, model)
     if cfg.data.preload:
         count = len(source)  # type: ignore[arg-type]
         source = render_pool(source, count, workers=cfg.num_workers, desc="render train",  # type: ignore[arg-type]

@@ -13,10 +13,12 @@ it drops in ``dataset.skipped`` (``Counter`` by reason); :func:`skipped_counts` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from robosmplx_core.body_model import BodyModel
@@ -25,7 +27,7 @@ from robosmplx_core.data.datasets.crop import CropConfig
 from robosmplx_core.data.synthetic import SyntheticDataset
 from training.config import DATA_SOURCES, SOURCE_PARTS, DataConfig
 
-__all__ = ["DatasetBuilder", "DATASETS", "skipped_counts"]
+__all__ = ["DatasetBuilder", "DATASETS", "MixedDataset", "build_training_set", "skipped_counts"]
 
 DatasetBuilder = Callable[[DataConfig, BodyModel], Dataset]
 
@@ -88,3 +90,54 @@ def skipped_counts(dataset: object) -> dict[str, int]:
     """``{reason: count}`` of the entries ``dataset`` dropped so far (empty when it counts none)."""
     counts = getattr(dataset, "skipped", None)
     return dict(counts) if isinstance(counts, Counter) else {}
+
+
+class MixedDataset(Dataset):
+    """Several training sets drawn with weights (``data.mix``; the paper's data mixes).
+
+    Item ``i`` takes its member from a generator seeded by ``(seed, i)`` with probabilities
+    ``weights / sum(weights)``, then a uniformly drawn index of that member: a pure function of
+    ``(seed, i)``, so batches stay deterministic and resumable. ``len`` is the members' total.
+    ``skipped`` sums the members' counts.
+    """
+
+    def __init__(self, members: Sequence[Dataset], weights: Sequence[float], *, seed: int = 0) -> None:
+        if not members or len(members) != len(weights) or min(weights) <= 0:
+            raise ValueError(f"MixedDataset: expected one positive weight per member, got {len(members)} members "
+                             f"and weights {list(weights)}")
+        empty = [i for i, m in enumerate(members) if len(m) == 0]
+        if empty:
+            raise ValueError(f"MixedDataset: members {empty} have no samples; check their dataset folders")
+        self.members = list(members)
+        self.probabilities = np.asarray(weights, dtype=np.float64) / float(sum(weights))
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self.members)
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(member, index in that member) of item ``index``."""
+        rng = np.random.default_rng([self.seed, int(index)])
+        member = int(rng.choice(len(self.members), p=self.probabilities))
+        return member, int(rng.integers(len(self.members[member])))
+
+    def __getitem__(self, index: int):
+        member, inner = self.locate(index)
+        return self.members[member][inner]
+
+    @property
+    def skipped(self) -> Counter:
+        total: Counter = Counter()
+        for member in self.members:
+            total.update(skipped_counts(member))
+        return total
+
+
+def build_training_set(cfg: DataConfig, model: BodyModel) -> Dataset:
+    """The training set of ``cfg``: ``DATASETS[cfg.source]``, or a :class:`MixedDataset` of
+    ``cfg.mix`` (each member built with the other data settings of ``cfg``)."""
+    if not cfg.mix:
+        return DATASETS[cfg.source](cfg, model)
+    members = [DATASETS[m.source](dataclasses.replace(cfg, source=m.source, path=m.path, mix=[]), model)
+               for m in cfg.mix]
+    return MixedDataset(members, [m.weight for m in cfg.mix], seed=cfg.train.seed)

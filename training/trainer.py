@@ -52,8 +52,8 @@ from robosmplx_core.nets.checkpoint import load_checkpoint
 from robosmplx_core.nets.specs import part_spec
 from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
 from training.config import TrainConfig
-from training.data import DATASETS, MicroBatch, batch_to, total_steps, train_loader, validation_samples
-from training.sources import skipped_counts
+from training.data import MicroBatch, batch_to, total_steps, train_loader, validation_samples
+from training.sources import build_training_set, skipped_counts
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
 from training.evaluate import evaluate, mean_pose
 from training.logs import RunLog, draw_joints
@@ -125,7 +125,7 @@ class Trainer:
         seed_everything(cfg.seed)
         self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
         self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network, part_only=cfg.stage != "body")
-        self.source = DATASETS[cfg.data.source](cfg.data, self.model)
+        self.source = build_training_set(cfg.data, self.model)
         self.total = total_steps(cfg, len(self.source))  # type: ignore[arg-type]
         if cfg.init:
             self._load_init(cfg.init)
