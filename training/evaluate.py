@@ -43,11 +43,16 @@ class MeanPose:
 def mean_pose(samples: Sequence[SyntheticSample]) -> MeanPose:
     """Chordal mean of each of the 22 body rotations and the mean betas over ``samples``."""
     rots = torch.stack([torch.cat([s.params.global_orient, s.params.body_pose[0]]) for s in samples])
-    u, _, vh = torch.linalg.svd(rots.double().mean(0))
+    betas = torch.stack([s.params.betas[0] for s in samples]).mean(0)
+    return MeanPose(rotations=chordal_mean(rots).float(), betas=betas.float())
+
+
+def chordal_mean(rotations: torch.Tensor) -> torch.Tensor:
+    """(N, R, 3, 3) -> (R, 3, 3): the mean of each rotation projected back onto SO(3)."""
+    u, _, vh = torch.linalg.svd(rotations.double().mean(0))
     d = torch.sign(torch.linalg.det(u @ vh))
     fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-    betas = torch.stack([s.params.betas[0] for s in samples]).mean(0)
-    return MeanPose(rotations=(u @ fix @ vh).float(), betas=betas.float())
+    return (u @ fix @ vh).to(rotations.dtype)
 
 
 @torch.no_grad()

@@ -52,19 +52,13 @@ from robosmplx_core.eval import (
 from robosmplx_core.nets.specs import spec_joint_indices_144
 from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
 from robosmplx_core.types import SMPLXParams
+from training.part_objective import fit_coefficients
 from training.robustness import EvalItem
 
 __all__ = ["PartEvaluator", "ROOT_JOINT"]
 
 ROOT_JOINT: dict[str, str] = {"body": "pelvis", "hand": "right_wrist", "face": "neck"}
 """Root joint of each part (paper sec. 5): a name of the spec's joints and of SMPL-X's skeleton."""
-
-
-def _fit(values: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, N) -> (B, size): truncate, or pad with zeros (betas / expression of another length)."""
-    if values.shape[1] >= size:
-        return values[:, :size]
-    return torch.cat([values, values.new_zeros(values.shape[0], size - values.shape[1])], dim=1)
 
 
 class PartEvaluator:
@@ -127,14 +121,15 @@ class PartEvaluator:
                                  device=out.rotmats.device)
         if self.part == "body":
             return dataclasses.replace(rest, global_orient=out.rotmats[:, 0], body_pose=out.rotmats[:, 1:22],
-                                       betas=_fit(out.betas, m.num_betas))
+                                       betas=fit_coefficients(out.betas, m.num_betas))
         if self.part == "hand":
             params = dataclasses.replace(rest, right_hand_pose=out.rotmats)
         else:
-            params = dataclasses.replace(rest, jaw_pose=out.rotmats[:, 0], expression=_fit(out.expression,
-                                                                                            m.num_expression))
+            params = dataclasses.replace(rest, jaw_pose=out.rotmats[:, 0],
+                                         expression=fit_coefficients(out.expression, m.num_expression))
         if out.global_orient is not None:
-            params = dataclasses.replace(params, global_orient=out.global_orient, betas=_fit(out.betas, m.num_betas))
+            params = dataclasses.replace(params, global_orient=out.global_orient,
+                                         betas=fit_coefficients(out.betas, m.num_betas))
         return params
 
     def __call__(self, items: Sequence[EvalItem]) -> dict[str, torch.Tensor]:
@@ -186,8 +181,9 @@ class PartEvaluator:
 
     def _to_model(self, params: SMPLXParams) -> SMPLXParams:
         m = self.body_model
-        return dataclasses.replace(params, betas=_fit(params.betas, m.num_betas),
-                                   expression=_fit(params.expression, m.num_expression)).to(self.device, torch.float32)
+        fitted = dataclasses.replace(params, betas=fit_coefficients(params.betas, m.num_betas),
+                                     expression=fit_coefficients(params.expression, m.num_expression))
+        return fitted.to(self.device, torch.float32)
 
     def _gt_meshes(self, items: Sequence[EvalItem]) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, V, 3) float64 GT meshes (zeros where none) and (B,) bool: which samples have one."""

@@ -48,11 +48,12 @@ from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticSample
 from robosmplx_core.nets.specs import PART_SPECS
 from robosmplx_core.nets.subnet import SubnetOutput
 from robosmplx_core.types import SMPLXParams
+from training.evaluate import chordal_mean
 from training.objective import BodyObjective, BodyPrediction, FlaggedObjective, ObjectiveConfig, ParamTargets
 from training.targets import BatchWeights
 
 __all__ = ["PART_FRAME_JOINT", "OBJECTIVES", "PartObjective", "build_objective", "world_rotation",
-           "fit_coefficients", "chordal_mean", "part_mean_rotations"]
+           "fit_coefficients", "part_mean_rotations"]
 
 PART_FRAME_JOINT: dict[str, str] = {"hand": "right_wrist", "face": "head"}
 """SMPL-X joint whose world rotation the part-only ``global_orient`` stands for."""
@@ -79,14 +80,6 @@ def world_rotation(params: SMPLXParams, joint: int, parents: Sequence[int]) -> t
     for j in reversed(chain[:-1]):  # chain[-1] is the pelvis
         rot = rot @ params.body_pose[:, j - 1]
     return rot
-
-
-def chordal_mean(rotations: torch.Tensor) -> torch.Tensor:
-    """(N, R, 3, 3) -> (R, 3, 3): the mean of each rotation projected back onto SO(3)."""
-    u, _, vh = torch.linalg.svd(rotations.double().mean(0))
-    d = torch.sign(torch.linalg.det(u @ vh))
-    fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-    return (u @ fix @ vh).to(rotations.dtype)
 
 
 def part_mean_rotations(samples: Sequence[SyntheticSample | TrainingSample], part: str) -> Optional[torch.Tensor]:

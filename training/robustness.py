@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from robosmplx_core.checks import check_shape
-from robosmplx_core.data.augment import similarity
+from robosmplx_core.data.augment import apply_affine, similarity, warp_image
 from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingSample
 from robosmplx_core.eval import MetricAccumulator, MetricSummary
 
@@ -247,18 +247,6 @@ def robustness_protocol(levels: ProtocolLevels = ProtocolLevels()) -> tuple[Pert
     return location + image + (rotation,)
 
 
-def _warp(array: np.ndarray, A: torch.Tensor, size: int, *, nearest: bool, fill: float) -> np.ndarray:
-    """cv2 warp of continuous crop pixels by the (2, 3) map ``A`` (half-pixel corrected)."""
-    a = A.numpy().astype(np.float64).copy()
-    a[:, 2] += a[:, :2] @ np.array([0.5, 0.5]) - 0.5
-    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    return cv2.warpAffine(array, a, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-
-
-def _apply(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    return (points.double() @ A[:, :2].T + A[:, 2]).to(points.dtype)
-
-
 def _rot_z(angle_deg: float) -> torch.Tensor:
     a = math.radians(angle_deg)
     return torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
@@ -278,17 +266,17 @@ def warp_training_sample(sample: TrainingSample, *, angle_deg: float = 0.0, tran
     size = sample.image_size
     A = similarity(size, angle_deg=angle_deg, translate=translate, scale=scale)
     Q = _rot_z(angle_deg)
-    image = _warp(sample.image.permute(1, 2, 0).contiguous().numpy(), A, size, nearest=False, fill=fill)
-    seg = _warp(sample.segmentation.to(torch.int32).numpy(), A, size, nearest=True, fill=0)
-    mask = _warp(sample.person_mask.to(torch.uint8).numpy(), A, size, nearest=True, fill=0)
-    joints2d = _apply(A, sample.joints2d)
+    image = warp_image(sample.image.permute(1, 2, 0).contiguous().numpy(), A, size, nearest=False, fill=fill)
+    seg = warp_image(sample.segmentation.to(torch.int32).numpy(), A, size, nearest=True, fill=0)
+    mask = warp_image(sample.person_mask.to(torch.uint8).numpy(), A, size, nearest=True, fill=0)
+    joints2d = apply_affine(A, sample.joints2d)
     zoom = float(torch.linalg.det(A[:, :2]).abs().sqrt())
-    boxes = [torch.cat([_apply(A, b[None, :2])[0], b[2:] * zoom]) if ok else b
+    boxes = [torch.cat([apply_affine(A, b[None, :2])[0], b[2:] * zoom]) if ok else b
              for b, ok in zip((sample.left_hand_box_cxcys, sample.right_hand_box_cxcys, sample.face_box_cxcys),
                               sample.boxes_valid.tolist())]  # fmt: skip
     K = sample.K.clone()
     K[0, 0], K[1, 1] = K[0, 0] * zoom, K[1, 1] * zoom
-    K[:2, 2] = _apply(A, sample.K[:2, 2][None])[0]
+    K[:2, 2] = apply_affine(A, sample.K[:2, 2][None])[0]
     pelvis = Q.to(sample.pelvis3d) @ sample.pelvis3d
     params, valid = sample.params, sample.params_valid.clone()
     if angle_deg != 0.0:

@@ -23,20 +23,11 @@ import dataclasses
 import torch
 
 from robosmplx_core.data.appearance import make_background
-from robosmplx_core.data.augment import AugmentConfig, color_jitter, image_variants
+from robosmplx_core.data.augment import AugmentConfig, color_jitter, draw_uniform, image_variants, location_params
 from robosmplx_core.data.datasets.common import TrainingSample
 from training.robustness import warp_training_sample
 
 __all__ = ["augment_training_sample", "training_positive_pair"]
-
-
-def _rand(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:
-    return lo + (hi - lo) * float(torch.rand(1, generator=gen))
-
-
-def _location(gen: torch.Generator, cfg: AugmentConfig) -> dict:
-    return {"translate": (_rand(gen, -cfg.translate, cfg.translate), _rand(gen, -cfg.translate, cfg.translate)),
-            "scale": _rand(gen, *cfg.scale), "fill": cfg.fill}
 
 
 def augment_training_sample(sample: TrainingSample, gen: torch.Generator, cfg: AugmentConfig) -> TrainingSample:
@@ -52,9 +43,9 @@ def augment_training_sample(sample: TrainingSample, gen: torch.Generator, cfg: A
         The augmented sample: same S, flags kept (``params_valid`` of ``transl`` cleared by a
         rotation without ``has_pelvis3d``), ``joints_visible`` recomputed.
     """
-    angle = _rand(gen, -cfg.rotation_deg, cfg.rotation_deg) if _rand(gen) < cfg.rotation_prob else 0.0
-    out = warp_training_sample(sample, angle_deg=angle, **_location(gen, cfg))
-    if _rand(gen) < cfg.background_prob and out.has_person_mask:
+    angle = draw_uniform(gen, -cfg.rotation_deg, cfg.rotation_deg) if draw_uniform(gen) < cfg.rotation_prob else 0.0
+    out = warp_training_sample(sample, angle_deg=angle, **location_params(gen, cfg))
+    if draw_uniform(gen) < cfg.background_prob and out.has_person_mask:
         bg = torch.from_numpy(make_background(gen, out.image_size, ("solid", "gradient", "noise"))).permute(2, 0, 1)
         out = dataclasses.replace(out, image=torch.where(out.person_mask[None], out.image, bg.to(out.image)))
     return dataclasses.replace(out, image=image_variants(out.image, gen, cfg))
@@ -63,5 +54,5 @@ def augment_training_sample(sample: TrainingSample, gen: torch.Generator, cfg: A
 def training_positive_pair(sample: TrainingSample, gen: torch.Generator, cfg: AugmentConfig) -> TrainingSample:
     """The contrastive POSITIVE of ``sample`` (paper table 10): shift / scale and colour only,
     so the 3D labels and the pose are unchanged (same shapes and flags as ``sample``)."""
-    out = warp_training_sample(sample, **_location(gen, cfg))
+    out = warp_training_sample(sample, **location_params(gen, cfg))
     return dataclasses.replace(out, image=color_jitter(out.image, gen, cfg))

@@ -38,9 +38,9 @@ from robosmplx_core.nets.specs import part_spec
 from robosmplx_core.types import SMPLXParams
 
 __all__ = [
-    "AugmentConfig", "ROBUSTNESS_TRANSLATIONS", "ROBUSTNESS_SCALES", "similarity",
+    "AugmentConfig", "ROBUSTNESS_TRANSLATIONS", "ROBUSTNESS_SCALES", "similarity", "apply_affine", "warp_image",
     "warp_sample", "translate_scale", "rotate", "flip", "color_jitter", "blur", "occlude",
-    "swap_background", "augment_sample", "image_variants", "positive_pair",
+    "swap_background", "augment_sample", "image_variants", "positive_pair", "draw_uniform", "location_params",
 ]  # fmt: skip
 
 ROBUSTNESS_TRANSLATIONS = (-0.2, 0.2)
@@ -114,12 +114,14 @@ def similarity(size: int, *, flip: bool = False, angle_deg: float = 0.0, transla
     return torch.cat([lin, offset[:, None]], dim=1)
 
 
-def _apply(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+def apply_affine(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(N, 2) points through the (2, 3) affine map ``A`` (dtype kept)."""
     return (points.double() @ A[:, :2].T + A[:, 2]).to(points.dtype)
 
 
-def _warp_image(img: np.ndarray, A: torch.Tensor, size: int, *, nearest: bool, fill: float) -> np.ndarray:
-    """cv2 warp with the continuous->integer-centre half-pixel correction."""
+def warp_image(img: np.ndarray, A: torch.Tensor, size: int, *, nearest: bool, fill: float) -> np.ndarray:
+    """cv2 warp of an (H, W[, C]) array by the (2, 3) map ``A`` on continuous crop pixels (the
+    half-pixel correction to cv2's integer pixel centres), to ``size x size``."""
     a = A.numpy().astype(np.float64).copy()
     a[:, 2] += a[:, :2] @ np.array([0.5, 0.5]) - 0.5
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
@@ -157,21 +159,21 @@ def warp_sample(sample: SyntheticSample, *, flip: bool = False, angle_deg: float
     rz = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
     Q = rz @ _MIRROR if flip else rz  # camera-frame map of the 3D ground truth
     jperm = mirror_permutation(part_spec(sample.part).joint_names) if flip else list(range(sample.joints2d.shape[0]))
-    image = _warp_image(sample.image.permute(1, 2, 0).numpy(), A, size, nearest=False, fill=fill)
+    image = warp_image(sample.image.permute(1, 2, 0).numpy(), A, size, nearest=False, fill=fill)
     seg = sample.segmentation
     if flip:
         lut = torch.tensor([0] + [k + 1 for k in mirror_permutation(PART_NAMES_BY_SPEC[sample.part])])
         seg = lut[seg]
-    seg = torch.from_numpy(_warp_image(seg.to(torch.int32).numpy(), A, size, nearest=True, fill=0)).long()
-    mask = torch.from_numpy(_warp_image(sample.person_mask.to(torch.uint8).numpy(), A, size, nearest=True, fill=0)) > 0
-    joints2d = _apply(A, sample.joints2d[jperm])
+    seg = torch.from_numpy(warp_image(seg.to(torch.int32).numpy(), A, size, nearest=True, fill=0)).long()
+    mask = torch.from_numpy(warp_image(sample.person_mask.to(torch.uint8).numpy(), A, size, nearest=True, fill=0)) > 0
+    joints2d = apply_affine(A, sample.joints2d[jperm])
     zoom = float(torch.linalg.det(A[:, :2]).abs().sqrt())
     boxes = [sample.right_hand_box_cxcys, sample.left_hand_box_cxcys] if flip else \
         [sample.left_hand_box_cxcys, sample.right_hand_box_cxcys]
-    boxes = [torch.cat([_apply(A, b[None, :2])[0], b[2:] * zoom]) for b in boxes + [sample.face_box_cxcys]]
+    boxes = [torch.cat([apply_affine(A, b[None, :2])[0], b[2:] * zoom]) for b in boxes + [sample.face_box_cxcys]]
     K = sample.K.clone()
     K[0, 0], K[1, 1] = K[0, 0] * zoom, K[1, 1] * zoom
-    K[:2, 2] = _apply(A, sample.K[:2, 2][None])[0]
+    K[:2, 2] = apply_affine(A, sample.K[:2, 2][None])[0]
     params = _mirror_params(sample.params) if flip else sample.params  # global orient -> M R M
     pelvis = Q.to(sample.pelvis3d) @ sample.pelvis3d
     rest_pelvis = sample.pelvis3d - sample.params.transl[0]  # J0(betas), unchanged by the mirror
@@ -201,16 +203,17 @@ def flip(sample: SyntheticSample) -> SyntheticSample:
     return warp_sample(sample, flip=True)
 
 
-def _rand(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:
+def draw_uniform(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:
+    """One float uniform in ``[lo, hi)`` from ``gen`` (every augmentation draws through this)."""
     return lo + (hi - lo) * float(torch.rand(1, generator=gen))
 
 
 def color_jitter(image: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig) -> torch.Tensor:
     """Image-variant: brightness, contrast, saturation and hue jitter of a (3, S, S) image."""
-    b = _rand(gen, 1 - cfg.brightness, 1 + cfg.brightness)
-    c = _rand(gen, 1 - cfg.contrast, 1 + cfg.contrast)
-    s = _rand(gen, 1 - cfg.saturation, 1 + cfg.saturation)
-    h = math.radians(_rand(gen, -cfg.hue_deg, cfg.hue_deg))
+    b = draw_uniform(gen, 1 - cfg.brightness, 1 + cfg.brightness)
+    c = draw_uniform(gen, 1 - cfg.contrast, 1 + cfg.contrast)
+    s = draw_uniform(gen, 1 - cfg.saturation, 1 + cfg.saturation)
+    h = math.radians(draw_uniform(gen, -cfg.hue_deg, cfg.hue_deg))
     img = image * b
     img = (img - img.mean()) * c + img.mean()
     grey = (img * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True)
@@ -233,9 +236,9 @@ def blur(image: torch.Tensor, sigma_px: float) -> torch.Tensor:
 def occlude(image: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig) -> torch.Tensor:
     """Image-variant: one random rectangle of random colour and noise (labels unchanged)."""
     size = image.shape[-1]
-    h = max(1, int(_rand(gen, *cfg.occlusion_size) * size))
-    w = max(1, int(_rand(gen, *cfg.occlusion_size) * size))
-    y0, x0 = int(_rand(gen) * (size - h + 1)), int(_rand(gen) * (size - w + 1))
+    h = max(1, int(draw_uniform(gen, *cfg.occlusion_size) * size))
+    w = max(1, int(draw_uniform(gen, *cfg.occlusion_size) * size))
+    y0, x0 = int(draw_uniform(gen) * (size - h + 1)), int(draw_uniform(gen) * (size - w + 1))
     patch = torch.rand(3, 1, 1, generator=gen) + 0.1 * torch.randn(3, h, w, generator=gen)
     out = image.clone()
     out[:, y0:y0 + h, x0:x0 + w] = patch.clamp(0.0, 1.0)
@@ -252,19 +255,21 @@ def swap_background(sample: SyntheticSample, background: torch.Tensor) -> Synthe
     return dataclasses.replace(sample, image=image)
 
 
-def _location(sample: SyntheticSample, gen: torch.Generator, cfg: AugmentConfig) -> dict:
-    return {"translate": (_rand(gen, -cfg.translate, cfg.translate), _rand(gen, -cfg.translate, cfg.translate)),
-            "scale": _rand(gen, *cfg.scale), "fill": cfg.fill}
+def location_params(gen: torch.Generator, cfg: AugmentConfig) -> dict:
+    """Keyword arguments of a random location-variant warp: ``translate``, ``scale``, ``fill``."""
+    tx = draw_uniform(gen, -cfg.translate, cfg.translate)
+    ty = draw_uniform(gen, -cfg.translate, cfg.translate)
+    return {"translate": (tx, ty), "scale": draw_uniform(gen, *cfg.scale), "fill": cfg.fill}
 
 
 def augment_sample(sample: SyntheticSample, gen: torch.Generator, cfg: AugmentConfig) -> SyntheticSample:
     """All three kinds, each drawn with its probability: pose-variant (flip, rotation) and
     location-variant (shift, scale) as one warp, then background swap, colour jitter, blur
     and occlusion."""
-    do_flip = sample.part != "hand" and _rand(gen) < cfg.flip_prob
-    angle = _rand(gen, -cfg.rotation_deg, cfg.rotation_deg) if _rand(gen) < cfg.rotation_prob else 0.0
-    out = warp_sample(sample, flip=do_flip, angle_deg=angle, **_location(sample, gen, cfg))
-    if _rand(gen) < cfg.background_prob:
+    do_flip = sample.part != "hand" and draw_uniform(gen) < cfg.flip_prob
+    angle = draw_uniform(gen, -cfg.rotation_deg, cfg.rotation_deg) if draw_uniform(gen) < cfg.rotation_prob else 0.0
+    out = warp_sample(sample, flip=do_flip, angle_deg=angle, **location_params(gen, cfg))
+    if draw_uniform(gen) < cfg.background_prob:
         bg = make_background(gen, out.image_size, ("solid", "gradient", "noise"))
         out = swap_background(out, torch.from_numpy(bg).permute(2, 0, 1))
     return dataclasses.replace(out, image=image_variants(out.image, gen, cfg))
@@ -274,9 +279,9 @@ def image_variants(image: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig
     """The image-variant augmentations of :func:`augment_sample` on a (3, S, S) image in [0, 1]:
     colour jitter, then blur and one occluding patch, each with its probability."""
     image = color_jitter(image, gen, cfg)
-    if _rand(gen) < cfg.blur_prob:
-        image = blur(image, _rand(gen, *cfg.blur_sigma_px))
-    if _rand(gen) < cfg.occlusion_prob:
+    if draw_uniform(gen) < cfg.blur_prob:
+        image = blur(image, draw_uniform(gen, *cfg.blur_sigma_px))
+    if draw_uniform(gen) < cfg.occlusion_prob:
         image = occlude(image, gen, cfg)
     return image
 
@@ -284,5 +289,5 @@ def image_variants(image: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig
 def positive_pair(sample: SyntheticSample, gen: torch.Generator, cfg: AugmentConfig) -> SyntheticSample:
     """The contrastive POSITIVE of ``sample`` (paper table 10): location-variant (shift, scale)
     and colour augmentations only, so the 3D pose, shape and joints3d are unchanged."""
-    out = translate_scale(sample, **_location(sample, gen, cfg))
+    out = translate_scale(sample, **location_params(gen, cfg))
     return dataclasses.replace(out, image=color_jitter(out.image, gen, cfg))
