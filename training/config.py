@@ -22,13 +22,16 @@ from typing import Optional, Sequence
 from robosmplx_core.config import BodyModelConfig, load_config
 from robosmplx_core.data.augment import AugmentConfig
 from robosmplx_core.data.synthetic import SyntheticConfig
-from robosmplx_core.nets.config import SubnetConfig
+from robosmplx_core.nets.config import NetworkConfig, SubnetConfig
 from training.objective import ObjectiveConfig
 
-STAGES = ("body", "hand", "face")
-"""Stages this trainer runs: one part subnetwork each (paper sec. 4.1); hand and face networks
-get the part-only branches (``PartSubnetwork(part_only=True)``)."""
-PLANNED_STAGES = ("wholebody",)
+STAGES = ("body", "hand", "face", "wholebody")
+"""Stages this trainer runs (paper sec. 4.1): one part subnetwork each (hand and face networks
+get the part-only branches, ``PartSubnetwork(part_only=True)``), then the whole-body network
+(``nets.wholebody.WholeBodyNetwork``, ``training.wholebody``) on full images."""
+STAGE_PARTS = {"body": "body", "hand": "hand", "face": "face", "wholebody": "body"}
+"""The crops (``data.train.part``) each stage reads: the whole-body stage reads body samples at
+full resolution (``data.train.image_size``) and crops body, hands and face from them itself."""
 SCHEDULES = ("cosine", "step")
 DATA_SOURCES = ("synthetic", "pseudolabel", "human36m", "coco_wholebody", "mpii", "lspet", "mpi_inf_3dhp", "3dpw",
                 "agora", "freihand", "interhand", "ffhq", "affectnet", "bupt")
@@ -188,14 +191,62 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class PartInits:
+    """Checkpoint folders whose weights start the whole-body network's subnetworks (null = keep).
+
+    body, hand, face: e.g. the ``checkpoints/best`` of the body, hand and face stages. Part-only
+    branches of a hand / face checkpoint (its own orientation, betas, camera) are dropped: the
+    whole-body network takes those from the body. The rest must match the architecture
+    (``network`` / ``wholebody.hand`` / ``wholebody.face``).
+    """
+
+    body: Optional[str] = None
+    hand: Optional[str] = None
+    face: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class WholeBodyStageConfig:
+    """The whole-body stage (``stage=wholebody``): the body subnetwork is ``network``; these add
+    the hand and face subnetworks and the cropping (``nets.config.NetworkConfig``).
+
+    hand, face: the part subnetworks' sizes (their ``input_size`` = the part crop side).
+    body_box_scale, hand_box_scale, face_box_scale, min_part_box_px, box_head_channels: as in
+        ``NetworkConfig``; the L_box targets are the ground-truth part boxes enlarged by the same
+        scales, so the corrected boxes aim at the crops the part subnetworks were trained on.
+    init_parts: start the subnetworks from the three part stages' checkpoints (applied after
+        ``init``, so ``init`` = a whole-body checkpoint + ``init_parts.hand/face`` is the paper's
+        fine-tuning with the part subnetworks swapped in).
+    """
+
+    hand: SubnetConfig = field(default_factory=SubnetConfig)
+    face: SubnetConfig = field(default_factory=SubnetConfig)
+    body_box_scale: float = 1.2
+    hand_box_scale: float = 1.6
+    face_box_scale: float = 1.4
+    min_part_box_px: float = 8.0
+    box_head_channels: int = 256
+    init_parts: PartInits = field(default_factory=PartInits)
+
+    def network_config(self, body: SubnetConfig) -> NetworkConfig:
+        """The ``NetworkConfig`` of the whole-body network with ``body`` as its body subnetwork."""
+        return NetworkConfig(body=body, hand=self.hand, face=self.face, body_box_scale=self.body_box_scale,
+                             hand_box_scale=self.hand_box_scale, face_box_scale=self.face_box_scale,
+                             min_part_box_px=self.min_part_box_px, box_head_channels=self.box_head_channels)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run (module docstring for the batch layout).
 
-    stage: which subnetwork is trained: "body", "hand" or "face" (``STAGES``; the whole-body
-        stage comes later); picks the spec, the objective and the validation metrics.
+    stage: what is trained (``STAGES``): the "body", "hand" or "face" subnetwork, or the
+        "wholebody" network; picks the network, the objective and the validation metrics.
     body_model: SMPL-X used by the objective and the renderer; ``use_face_contour`` must stay
         true (the 137 whole-body joints); ``device`` is ignored (the run's device is used).
-    network, objective, data, optimizer, schedule: the sections above.
+    network, objective, data, optimizer, schedule: the sections above (stage wholebody:
+        ``network`` is its body subnetwork).
+    wholebody: the rest of the whole-body network and its part initialisation (stage
+        wholebody only).
     steps / epochs: run length, exactly one set (epochs: passes over ``data.train.length``;
         set ``steps=null`` with it).
     batch_pairs: N pairs per optimizer step over all processes (2N images).
@@ -225,6 +276,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    wholebody: WholeBodyStageConfig = field(default_factory=WholeBodyStageConfig)
     steps: Optional[int] = 1000
     epochs: Optional[int] = None
     batch_pairs: int = 16
@@ -266,24 +318,47 @@ class TrainConfig:
         self._check_sizes()
 
     def _check_stage(self) -> None:
-        if self.stage in PLANNED_STAGES:
-            raise ValueError(f"stage={self.stage!r} is not implemented yet: this trainer runs {STAGES} (the "
-                             "whole-body stage of the paper comes later); pick one of them")
         if self.stage not in STAGES:
-            raise ValueError(f"stage: unknown part {self.stage!r}; expected one of {STAGES}")
-        if self.data.train.part != self.stage:
-            raise ValueError(f"data.train.part ({self.data.train.part!r}) must match stage ({self.stage!r}); "
-                             f"set data.train.part={self.stage}")
+            raise ValueError(f"stage: unknown stage {self.stage!r}; expected one of {STAGES}")
+        part = STAGE_PARTS[self.stage]
+        if self.data.train.part != part:
+            raise ValueError(f"data.train.part ({self.data.train.part!r}) must be {part!r} for stage "
+                             f"{self.stage!r}; set data.train.part={part}")
+        if self.stage == "wholebody":
+            w = self.objective.weights
+            if w.segmentation or w.contrastive:
+                raise ValueError("stage wholebody: objective.weights.segmentation and .contrastive must be 0 (the "
+                                 "whole-body objective has no crop-aligned part maps and no positive pairs); set "
+                                 "objective.weights.segmentation=0 objective.weights.contrastive=0")
+            self.network_config  # noqa: B018 (validates the cropping settings)
+            if not self.network.use_localization:
+                raise ValueError("stage wholebody: the body subnetwork needs its Localization Module (the part "
+                                 "boxes come from its joints); set network.use_localization=true")
+
+    @property
+    def network_config(self) -> SubnetConfig | NetworkConfig:
+        """The architecture this run trains: ``network``, or the whole-body ``NetworkConfig``."""
+        return self.wholebody.network_config(self.network) if self.stage == "wholebody" else self.network
+
+    @property
+    def image_size(self) -> int:
+        """Side of the training images: the network input, or (whole body) the full image."""
+        return self.data.train.image_size if self.stage == "wholebody" else (self.network.input_size or 256)
 
     def _check_sizes(self) -> None:
         size = self.network.input_size or 256
+        if self.stage == "wholebody":
+            if self.data.train.image_size < size:
+                raise ValueError(f"stage wholebody: data.train.image_size ({self.data.train.image_size}) is the full "
+                                 f"image and must be at least the body crop (network.input_size = {size})")
+            size = self.data.train.image_size
         if self.data.train.image_size != size:
             raise ValueError(f"data.train.image_size ({self.data.train.image_size}) must equal the network's "
                              f"input size ({size}, network.input_size); set both to the same value")
         w = self.objective.weights
         if (w.projection or w.silhouette) and self.objective.render_size != size // 4:
             raise ValueError(f"objective.render_size ({self.objective.render_size}) must be the part-map side, "
-                             f"network input size / 4 = {size // 4}; set objective.render_size={size // 4}")
+                             f"training image side / 4 = {size // 4}; set objective.render_size={size // 4}")
 
     @property
     def positives(self) -> bool:

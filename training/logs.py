@@ -1,9 +1,10 @@
 """What a training run reports (rank 0 only): a tqdm bar, ``metrics.jsonl`` and TensorBoard.
 
 - ``out_dir/metrics.jsonl``: one JSON object per log event (``{"step", "split", ...}``), always;
-- ``out_dir/tensorboard/``: scalars (loss terms, lr, steps/s, validation metrics) and an image
-  panel (validation crops with ground-truth joints in green and predicted joints in red),
-  when the ``tensorboard`` package is importable; otherwise one warning line and no events.
+- ``out_dir/tensorboard/``: scalars (loss terms, lr, steps/s, validation metrics) and image
+  panels of validation images (ground-truth joints in green and predicted joints in red; the
+  predicted mesh over the input), when the ``tensorboard`` package is importable; otherwise
+  one warning line and no events.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from robosmplx_core.render.mesh import render_mesh
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -97,4 +100,21 @@ def draw_joints(images: torch.Tensor, gt_px: torch.Tensor, pred_px: torch.Tensor
                 if 0 <= x < size and 0 <= y < size:
                     cv2.circle(canvas, (int(x), int(y)), 1, colour, -1, lineType=cv2.LINE_AA)
         out.append(torch.from_numpy(canvas).permute(2, 0, 1).float() / 255.0)
+    return torch.stack(out)
+
+
+def draw_mesh(images: torch.Tensor, vertices_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, *,
+              scale: int = 2, alpha: float = 0.6) -> torch.Tensor:
+    """The predicted mesh over its input: images (N, 3, S, S) in [0, 1], vertices (N, V, 3) in the
+    images' camera frame (metres), faces (F, 3), intrinsics K (N, 3, 3) -> (N, 3, scale S,
+    scale S) in [0, 1] (flat-shaded, ``alpha`` opaque, ``render.mesh.render_mesh``)."""
+    out = []
+    tri = faces.detach().cpu().numpy()
+    up = torch.diag(torch.tensor([float(scale), float(scale), 1.0], dtype=torch.float64))
+    for img, verts, k in zip(images.detach().cpu(), vertices_cam.detach().cpu(), K.detach().cpu()):
+        size = img.shape[-1] * scale
+        canvas = (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
+        canvas = np.ascontiguousarray(cv2.resize(canvas, (size, size), interpolation=cv2.INTER_LINEAR))
+        drawn = render_mesh(canvas, verts.double().numpy(), tri, (up @ k.double()).numpy(), alpha=alpha)
+        out.append(torch.from_numpy(drawn).permute(2, 0, 1).float() / 255.0)
     return torch.stack(out)

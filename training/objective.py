@@ -173,18 +173,21 @@ class FlaggedObjective(nn.Module):
         bw = batch_weights(batch, root=self.root)
         bm = self.param_targets(out, batch, bw)
         # without the Localization Module (ablation baseline) there are no part maps nor joints K
-        seg_size = out.segm_logits.shape[-1] if out.segm_logits is not None else self.config.render_size
+        segm_logits = self.segm_logits(out)
+        seg_size = segm_logits.shape[-1] if segm_logits is not None else self.config.render_size
         seg = resize_segmentation(batch.segmentation, seg_size)
+        box_pred, box_gt = self.box_terms(out, batch)
         probs = self._render(pred, batch.K, crop) if (w.projection or w.silhouette) else None
         predictions = LossPredictions(joints=pred.joints, transl=pred.transl, rotations=bm.pred_rotations,
                                       betas=bm.pred_betas, expression=bm.pred_expression,
-                                      segm_logits=out.segm_logits, rendered_part_probs=probs)
+                                      segm_logits=segm_logits, rendered_part_probs=probs, **box_pred)
         targets = LossTargets(joints_3d=batch.joints3d, joints_3d_weights=bw.joints3d,
                               keypoints_2d_px=batch.joints2d, keypoints_2d_weights=bw.joints2d,
                               image_size_wh=(crop, crop), intrinsics=batch.K, rotations=bm.gt_rotations,
                               has_rotations=bm.has_rotations, betas=bm.gt_betas, has_betas=bm.has_betas,
                               expression=bm.gt_expression, has_expression=bm.has_expression,
-                              part_labels=seg, has_part_labels=bw.segmentation, paired_positives=paired_positives)
+                              part_labels=seg, has_part_labels=bw.segmentation, paired_positives=paired_positives,
+                              **box_gt)
         if bm.pred_expression is None:
             w = replace(w, bm_expression=0.0)
         mask_only = bw.mask_only_labels(seg_size) if (w.projection or w.silhouette) else None
@@ -192,10 +195,29 @@ class FlaggedObjective(nn.Module):
             result = compute_losses(predictions, targets, w, root_index=self.root)
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
-        if not self.config.volume_keypoints or out.joints is None:
+        pred_k = self.volume_joints(out)
+        if not self.config.volume_keypoints or pred_k is None:
             return result
-        volume = self.config.volume_keypoints * self._volume_loss(out.joints, batch, crop, bw)
+        volume = self.config.volume_keypoints * self._volume_loss(pred_k, self.volume_xy(out, batch, crop), batch, bw)
         return replace(result, total=result.total + volume)
+
+    # what a subclass with another network output (the whole-body network) overrides
+    def segm_logits(self, out) -> Optional[torch.Tensor]:
+        """(B, P + 1, s, s) part-map logits for L_segm, or None (no Localization Module)."""
+        return out.segm_logits
+
+    def volume_joints(self, out) -> Optional[torch.Tensor]:
+        """(B, J, 3) soft-argmax joints K for the volume term, or None."""
+        return out.joints
+
+    def volume_xy(self, out, batch: TrainingBatch | SyntheticBatch, crop: int) -> torch.Tensor:
+        """(B, J, 2) ground-truth x, y of the volume term in the volume's normalised [-1, 1]
+        coordinates (here: the input crop's)."""
+        return 2.0 * batch.joints2d / crop - 1.0
+
+    def box_terms(self, out, batch: TrainingBatch | SyntheticBatch) -> tuple[dict, dict]:
+        """L_box inputs: extra ``LossPredictions`` and ``LossTargets`` fields (none here)."""
+        return {}, {}
 
     def _with_mask_projection(self, predictions: LossPredictions, targets: LossTargets, w: LossWeights,
                               labels: torch.Tensor, bw: BatchWeights) -> LossResult:
@@ -215,11 +237,11 @@ class FlaggedObjective(nn.Module):
         return replace(result, total=total,
                        breakdown=replace(result.breakdown, total=float(total.detach()), **logged))
 
-    def _volume_loss(self, pred_k: torch.Tensor, batch: TrainingBatch | SyntheticBatch, crop: int,
+    def _volume_loss(self, pred_k: torch.Tensor, xy: torch.Tensor, batch: TrainingBatch | SyntheticBatch,
                      bw: BatchWeights) -> torch.Tensor:
-        """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates: x, y weighted
-        by the 2D weights, z by the 3D ones (depth relative to the root needs the root)."""
-        xy = 2.0 * batch.joints2d / crop - 1.0
+        """L1 between soft-argmax joints (B, J, 3) and the GT in volume coordinates (x, y given,
+        (B, J, 2)): x, y weighted by the 2D weights, z by the 3D ones (depth relative to the root
+        needs the root)."""
         r = self.root
         z = (batch.joints3d[..., 2] - batch.joints3d[:, r:r + 1, 2]) / (0.5 * self.config.volume_depth_m)
         gt = torch.cat([xy, z[..., None]], dim=-1).clamp(-1.0, 1.0)

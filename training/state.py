@@ -29,6 +29,7 @@ import torch
 from robosmplx_core.config import save_config
 from robosmplx_core.nets.checkpoint import load_checkpoint, save_checkpoint
 from robosmplx_core.nets.subnet import PartSubnetwork
+from robosmplx_core.nets.wholebody import WholeBodyNetwork
 from training.config import TrainConfig
 
 STATE_FILE = "train_state.json"
@@ -125,7 +126,12 @@ class TrainState:
     best: Optional[dict] = None
 
 
-def save_train_checkpoint(folder: str | Path, *, network: PartSubnetwork, config: TrainConfig,
+def _kind(config: TrainConfig) -> str:
+    """The checkpoint ``meta.kind`` a run of ``config`` writes."""
+    return "wholebody" if config.stage == "wholebody" else f"subnet:{config.stage}"
+
+
+def save_train_checkpoint(folder: str | Path, *, network: PartSubnetwork | WholeBodyNetwork, config: TrainConfig,
                           state: TrainState) -> Path:
     """Write a complete training checkpoint into ``folder`` (replaced if present); returns it."""
     out = Path(folder)
@@ -134,7 +140,8 @@ def save_train_checkpoint(folder: str | Path, *, network: PartSubnetwork, config
     tensors: dict[str, torch.Tensor] = {}
     skeleton = {name: flatten_state(getattr(state, name), name, tensors)
                 for name in ("optimizer", "scheduler", "scaler", "rng")}
-    save_checkpoint(tmp, network=network, config=config.network, part=config.stage, extra_state=tensors)
+    part = None if config.stage == "wholebody" else config.stage
+    save_checkpoint(tmp, network=network, config=config.network_config, part=part, extra_state=tensors)
     doc = {"format_version": STATE_FORMAT, "step": state.step, "best": state.best, **skeleton}
     (tmp / STATE_FILE).write_text(json.dumps(doc) + "\n")
     save_config(config, tmp / CONFIG_FILE)
@@ -158,12 +165,14 @@ def load_train_checkpoint(folder: str | Path, *, config: TrainConfig) -> tuple[d
     """
     path = Path(folder)
     ckpt = load_checkpoint(path)  # checks meta, network.yaml and the weights against each other
-    if ckpt.meta.kind != f"subnet:{config.stage}":
+    if ckpt.meta.kind != _kind(config):
         raise ValueError(f"resume={path}: the checkpoint holds a {ckpt.meta.kind!r} network but this run trains "
                          f"stage {config.stage!r}; resume from a checkpoint of the same stage")
-    if ckpt.config != config.network:
-        diff = ", ".join(f"network.{k}: {getattr(ckpt.config, k)!r} (checkpoint) vs {getattr(config.network, k)!r}"
-                         for k in _differences(ckpt.config, config.network))
+    mine = config.network_config
+    if ckpt.config != mine:
+        section = "wholebody" if config.stage == "wholebody" else "network"
+        diff = ", ".join(f"{section}.{k}: {getattr(ckpt.config, k)!r} (checkpoint) vs {getattr(mine, k)!r}"
+                         for k in _differences(ckpt.config, mine))
         raise ValueError(f"resume={path}: the checkpoint is of a different architecture ({diff}); set the network "
                          f"section to the checkpoint's: its {CONFIG_FILE} is the run's whole config (robosmplx train "
                          f"{path / CONFIG_FILE} resume={path}), or start a new run with resume=null")

@@ -1,10 +1,11 @@
 """The trainer of the Body, Hand and Face subnetworks (paper sec. 4.1): one process or ``torchrun`` DDP.
 
-``stage`` picks the part: its spec (``nets.specs``), its objective (``training.part_objective.
-build_objective``: :class:`BodyObjective`, or :class:`PartObjective` for a hand / face network
-built with ``part_only=True``: the part-only orientation, betas and camera branches) and its
-validation (body: ``training.evaluate``; hand / face: ``training.part_eval.PartEvaluator``, the
-evaluation's own metrics, root-aligned at the wrist / neck).
+``stage`` picks the network and its objective: a part subnetwork (``nets.specs``; objective
+``training.part_objective.build_objective``: :class:`BodyObjective`, or :class:`PartObjective`
+for a hand / face network built with ``part_only=True``: the part-only orientation, betas and
+camera branches) or, for "wholebody", the assembled network on full images
+(``training.wholebody``: its objective with L_box, ``wholebody.init_parts`` from the part
+stages); and its validation (``training.validation``).
 
     result = train(load_train_config("training/configs/synthetic_body.yaml", ["steps=100"]))
 
@@ -45,28 +46,26 @@ from torch.nn.parallel import DistributedDataParallel
 
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.config import save_config
-from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingBatch, TrainingSample, from_synthetic
-from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
-from robosmplx_core.geometry.projection import perspective_projection
+from robosmplx_core.data.datasets.common import PARAM_FIELDS, TrainingBatch, TrainingSample
+from robosmplx_core.data.synthetic import SyntheticSample
 from robosmplx_core.nets.checkpoint import load_checkpoint
 from robosmplx_core.nets.specs import part_spec
-from robosmplx_core.nets.subnet import PartSubnetwork, SubnetOutput, normalize_images
+from robosmplx_core.nets.subnet import PartSubnetwork
 from training.config import TrainConfig
 from training.data import MicroBatch, batch_to, total_steps, train_loader, validation_samples
 from training.sources import build_training_set, skipped_counts
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
-from training.evaluate import evaluate, mean_pose
-from training.logs import RunLog, draw_joints
-from training.part_eval import PartEvaluator
+from training.evaluate import mean_pose
+from training.logs import RunLog
 from training.part_objective import build_objective, part_mean_rotations
-from training.robustness import EvalItem
 from training.schedule import build_scheduler
 from training.state import TrainState, capture_rng, link_or_copy_tree, load_train_checkpoint, restore_rng
 from training.state import save_train_checkpoint
+from training.validation import Validator, network_outputs, samples_to
+from training.wholebody import build_wholebody_network, load_part_inits, objective_for
 
 CHECKPOINTS = "checkpoints"
 BEST = "best"
-PANEL_SIZE = 4  # validation crops in the TensorBoard image panel
 
 
 @dataclass(frozen=True)
@@ -99,18 +98,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _as_float(out: SubnetOutput) -> SubnetOutput:
-    """Every floating field in float32 (outputs of an autocast region may be float16)."""
-    return SubnetOutput(**{f.name: None if (v := getattr(out, f.name)) is None else v.float()
-                           for f in dataclasses.fields(out)})
+def _as_float(out):
+    """Every floating tensor of a (nested dataclass) network output in float32 (outputs of an
+    autocast region may be float16)."""
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if dataclasses.is_dataclass(out):
+        return dataclasses.replace(out, **{f.name: _as_float(getattr(out, f.name)) for f in dataclasses.fields(out)})
+    return out
 
 
-def _samples_to(samples: list[SyntheticSample], device: torch.device) -> list[SyntheticSample]:
-    if all(s.image.device == device for s in samples):
-        return samples
-    tensors = lambda s: {f.name: v.to(device) for f in dataclasses.fields(s)  # noqa: E731
-                         if isinstance(v := getattr(s, f.name), torch.Tensor)}
-    return [dataclasses.replace(s, params=s.params.to(device), **tensors(s)) for s in samples]
+def _tensors(out) -> list[torch.Tensor]:
+    """Every tensor of a (nested dataclass) network output."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if dataclasses.is_dataclass(out):
+        return [t for f in dataclasses.fields(out) for t in _tensors(getattr(out, f.name))]
+    return []
 
 
 class Trainer:
@@ -124,31 +128,38 @@ class Trainer:
                              f"resume={self.out_dir / CHECKPOINTS}/step_XXXXXX, or pick another out_dir")
         seed_everything(cfg.seed)
         self.model = BodyModel.from_config(dataclasses.replace(cfg.body_model, device="cpu"))  # renders samples
-        self.net = PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network, part_only=cfg.stage != "body")
+        self.net = (build_wholebody_network(cfg) if cfg.stage == "wholebody" else
+                    PartSubnetwork.from_config(part_spec(cfg.stage), cfg.network, part_only=cfg.stage != "body"))
         self.source = build_training_set(cfg.data, self.model)
         self.total = total_steps(cfg, len(self.source))  # type: ignore[arg-type]
+        self.init_notes: list[str] = []
         if cfg.init:
             self._load_init(cfg.init)
-        elif cfg.data.mean_init_samples and not cfg.resume:  # resume loads the weights instead
-            self._start_at_mean(cfg.data.mean_init_samples)
+        elif cfg.data.mean_init_samples and not cfg.resume and not cfg.wholebody.init_parts.body:
+            self._start_at_mean(cfg.data.mean_init_samples)  # resume loads the weights instead
+        if cfg.stage == "wholebody" and not cfg.resume:
+            self.init_notes += load_part_inits(self.net, cfg.wholebody.init_parts)
         self.skipped: Counter[str] = Counter(skipped_counts(self.source))  # dropped while indexing
         self.net = self.net.to(env.device)
         loss_model = self.model if env.device.type == "cpu" else copy.deepcopy(self.model)
-        self.objective = build_objective(cfg.stage, body_model=loss_model, config=cfg.objective).to(env.device)
+        self.objective = (objective_for(cfg, loss_model) if cfg.stage == "wholebody" else
+                          build_objective(cfg.stage, body_model=loss_model, config=cfg.objective)).to(env.device)
+        self.validator = Validator(cfg.stage, self.objective)
         self.use_amp = cfg.amp and env.device.type == "cuda"
         o = cfg.optimizer
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr, betas=tuple(o.betas),
                                           weight_decay=o.weight_decay)
         self.scheduler = build_scheduler(self.optimizer, self.total, cfg.schedule)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.step, self.best, self._baseline_logged = 0, None, False
+        self.step, self.best = 0, None
         if cfg.resume:
             self._resume(cfg.resume)
         self.model_ddp = self._wrap()
 
     def _start_at_mean(self, count: int) -> None:
-        """HMR's mean-parameter initialisation from the first ``count`` training samples."""
-        if self.cfg.stage != "body":  # the part's own rotations (fingers / jaw) where labelled
+        """HMR's mean-parameter initialisation from the first ``count`` training samples (the
+        whole-body stage: of its body subnetwork)."""
+        if self.cfg.stage not in ("body", "wholebody"):  # the part's own rotations (fingers / jaw) where labelled
             rotations = part_mean_rotations([self.source[i] for i in range(min(count, len(self.source)))],
                                             self.cfg.stage)
             if rotations is not None:
@@ -159,7 +170,8 @@ class Trainer:
         samples = [s for s in samples if not isinstance(s, TrainingSample) or bool(s.params_valid[needed].all())]
         if samples:  # else (no sample with body parameters) the rest pose, upright
             start = mean_pose(samples)
-            self.net.set_mean(rotmats=start.rotations, betas=start.betas)
+            body = self.net.body if self.cfg.stage == "wholebody" else self.net
+            body.set_mean(rotmats=start.rotations, betas=start.betas)
 
     def _load_init(self, folder: str) -> None:
         """Fine-tuning: the weights of the checkpoint ``folder`` (same architecture)."""
@@ -193,7 +205,7 @@ class Trainer:
 
     def _micro_loss(self, batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
-            out = _as_float(self.model_ddp(normalize_images(batch.image)))
+            out = _as_float(network_outputs(self.model_ddp, self.cfg.stage, batch))
         with torch.autocast("cuda", enabled=False):
             result = self.objective(out, batch, paired_positives=self.cfg.positives)
         terms = {k: v for k, v in result.breakdown.as_dict().items() if k != "total"}
@@ -201,7 +213,7 @@ class Trainer:
         # every output joins the loss, times 0: a head left unused by a zero loss weight gets a
         # zero gradient instead of none, so DDP's gradient reduction completes every step
         # (the same in one process, so both give the same updates)
-        untouched = sum(v.sum() for f in dataclasses.fields(out) if (v := getattr(out, f.name)) is not None)
+        untouched = sum(v.sum() for v in _tensors(out) if v.is_floating_point())
         return result.total + 0.0 * untouched, terms
 
     def _train_step(self, micro_batches: list[MicroBatch]) -> tuple[float, dict[str, float]]:
@@ -239,7 +251,9 @@ class Trainer:
                 log.note("amp=true is ignored on CPU (float32 throughout)")
         val = (validation_samples(cfg.data, self.model, workers=cfg.num_workers, progress=self.progress)
                if env.is_main else [])
-        val = _samples_to(val, env.device)
+        val = samples_to(val, env.device)
+        for note in self.init_notes:
+            log.note(f"init: {note}")
         loader = iter(train_loader(cfg, self.model, rank=env.rank, world_size=env.world_size,
                                    progress=self.progress and env.is_main, source=self.source,
                                    start_step=self.step, total_steps=self.total))
@@ -291,7 +305,7 @@ class Trainer:
         """Rank 0: validate, checkpoint, mirror the best; every rank waits for it."""
         folder = None
         if self.env.is_main:
-            metrics = self._validate(log, val) if val else None
+            metrics = self.validator(self.net, val, log, self.step) if val else None
             improved = metrics is not None and (self.best is None or metrics["mpjpe_mm"] < self.best["mpjpe_mm"])
             if improved:
                 self.best = {"mpjpe_mm": metrics["mpjpe_mm"], "step": self.step}
@@ -303,47 +317,6 @@ class Trainer:
                 log.note(f"step {self.step}: best validation MPJPE {metrics['mpjpe_mm']:.1f} mm -> {BEST}")
         barrier(self.env)
         return folder
-
-    @torch.no_grad()
-    def _validate(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
-        if self.cfg.stage != "body":
-            return self._validate_part(log, val)
-        self.net.eval()
-        metrics = evaluate(self.objective, val, net=self.net)
-        if not self._baseline_logged:  # reference: the validation set's own mean pose
-            base = evaluate(self.objective, val, baseline=mean_pose(val))
-            log.scalars(self.step, "val", {f"mean_pose_{k}": v for k, v in base.items() if v is not None})
-            self._baseline_logged = True
-        log.scalars(self.step, "val", {k: v for k, v in metrics.items() if v is not None})
-        self._joints_panel(log, val)
-        self.net.train()
-        return {k: float(v) for k, v in metrics.items() if v is not None}
-
-    def _joints_panel(self, log: RunLog, val: list[SyntheticSample]) -> None:
-        """TensorBoard panel: GT (green) and predicted (red) joints on the first validation crops."""
-        if log.writer is None:
-            return
-        batch = collate_samples(val[:PANEL_SIZE])
-        crop = int(batch.image.shape[-1])
-        pred = self.objective.predict(self.net(normalize_images(batch.image)), batch.K, crop)
-        pred_px = perspective_projection(pred.joints + pred.transl[:, None], batch.K)
-        log.images(self.step, "val/joints_gt_green_pred_red", draw_joints(batch.image, batch.joints2d, pred_px))
-
-    @torch.no_grad()
-    def _validate_part(self, log: RunLog, val: list[SyntheticSample]) -> dict[str, float]:
-        """Hand / face: ``PartEvaluator``'s mean metrics (mm) on the held-out set, and the joints panel."""
-        cpu = torch.device("cpu")
-        items = [EvalItem(sample=from_synthetic(s)) for s in _samples_to(val, cpu)]
-        evaluator = PartEvaluator(network=self.net, body_model=self.objective.body_model)  # sets eval mode
-        sums: dict[str, list[float]] = {}
-        for start in range(0, len(items), 16):
-            for name, values in evaluator(items[start:start + 16]).items():
-                sums.setdefault(name, []).extend(v for v in values.tolist() if v == v)  # NaN = no value
-        metrics = {k: sum(v) / len(v) for k, v in sums.items() if v}
-        log.scalars(self.step, "val", metrics)
-        self._joints_panel(log, val)
-        self.net.train()
-        return metrics
 
     def _save(self) -> Path:
         state = TrainState(step=self.step, optimizer=self.optimizer.state_dict(),

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -209,6 +209,30 @@ class PartSubnetwork(nn.Module):
                 check_shape(betas, f"{size}", name="betas")
                 self.regressor_out.bias[offset:offset + size] = betas.to(self.regressor_out.bias)
             offset += size
+
+    @torch.no_grad()
+    def load_shared_weights(self, state: Mapping[str, torch.Tensor], *, source: str = "state") -> None:
+        """Load the weights of this subnetwork trained with or without the part-only branches:
+        the part-only rows of the last layer (orientation, betas, camera of part training) are
+        dropped when this network has none (whole-body use, paper sec. 4.1).
+
+        Raises:
+            ValueError: other tensor names or shapes (a different architecture), listed.
+        """
+        state = dict(state)
+        rows = self._part_only_start() if not self.part_only else None
+        for key in ("regressor_out.weight", "regressor_out.bias"):
+            if rows is not None and key in state and state[key].shape[0] > rows:
+                state[key] = state[key][:rows]
+        mine = {k: tuple(v.shape) for k, v in self.state_dict().items()}
+        theirs = {k: tuple(v.shape) for k, v in state.items()}
+        if mine != theirs:
+            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+            shown = ", ".join(f"{k}: {theirs.get(k)} vs {mine.get(k)}" for k in diff[:4])
+            raise ValueError(f"{source}: weights of a different {self.spec.name} subnetwork architecture "
+                             f"({len(diff)} tensors differ, e.g. {shown} (checkpoint vs network)); build the "
+                             "network with the settings in the checkpoint's network.yaml")
+        self.load_state_dict(state)
 
     def _part_only_start(self) -> int:
         """Offset of the part-only groups in the last layer (its size when there are none)."""

@@ -49,11 +49,12 @@ def test_part_stage_trains_from_the_cli(tmp_path, part) -> None:
 
 def test_stage_and_source_errors_say_how_to_fix(tmp_path) -> None:
     hand = CONFIGS / "synthetic_hand.yaml"
-    with pytest.raises(ValueError, match=r"stage: unknown part 'foot'; expected one of \('body', 'hand', 'face'\)"):
+    with pytest.raises(ValueError, match=r"stage: unknown stage 'foot'; expected one of \('body', 'hand', 'face', "
+                                         r"'wholebody'\)"):
         load_train_config(hand, ["stage=foot"])
-    with pytest.raises(ValueError, match=r"stage='wholebody' is not implemented yet"):
+    with pytest.raises(ValueError, match=r"data.train.part \('hand'\) must be 'body' for stage 'wholebody'"):
         load_train_config(hand, ["stage=wholebody"])
-    with pytest.raises(ValueError, match=r"data.train.part \('hand'\) must match stage \('face'\)"):
+    with pytest.raises(ValueError, match=r"data.train.part \('hand'\) must be 'face' for stage 'face'"):
         load_train_config(hand, ["stage=face"])
     with pytest.raises(ValueError, match=r"data.source=ffhq gives face crops, not hand crops.*use one of "
                                          r"\['synthetic', 'pseudolabel', 'coco_wholebody', 'freihand', 'interhand'\]"):

@@ -99,9 +99,9 @@ def test_config_errors_say_how_to_fix() -> None:
     with pytest.raises(ValueError, match=r"unknown config key 'optimizer.learning_rate'; valid keys here: lr, "
                                          r"weight_decay, betas"):
         load_train_config(CONFIG, ["optimizer.learning_rate=1"])
-    with pytest.raises(ValueError, match=r"stage='wholebody' is not implemented yet"):
+    with pytest.raises(ValueError, match=r"stage wholebody: objective.weights.segmentation and .contrastive must be 0"):
         load_train_config(CONFIG, ["stage=wholebody"])
-    with pytest.raises(ValueError, match=r"data.train.part \('body'\) must match stage \('hand'\); set data.train.part=hand"):
+    with pytest.raises(ValueError, match=r"data.train.part \('body'\) must be 'hand' for stage 'hand'; set data.train.part=hand"):
         load_train_config(CONFIG, ["stage=hand"])
     with pytest.raises(ValueError, match=r"set exactly one of steps and epochs"):
         load_train_config(CONFIG, ["epochs=2"])

@@ -1,0 +1,170 @@
+"""Issue 6: the whole-body stage (training.wholebody): person boxes, L_box targets in the
+network's own box convention, the objective at the ground truth, part initialisation from the
+part stages, and a tiny run that trains, validates, checkpoints and resumes exactly.
+
+Tiny runs: three TINY subnetworks (64 px crops) on 128 px synthetic images, 2 pairs a step."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import safetensors.torch
+import torch
+
+from robosmplx_core.body_model import BodyModel
+from robosmplx_core.cli import main as cli_main
+from robosmplx_core.data.datasets.common import collate_training_samples, from_synthetic
+from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
+from robosmplx_core.nets.checkpoint import load_network, save_checkpoint
+from robosmplx_core.nets.config import SubnetConfig
+from robosmplx_core.nets.crop import center_size_to_boxes, crop_to_image
+from robosmplx_core.nets.specs import HAND_SPEC
+from robosmplx_core.nets.subnet import PartSubnetwork
+from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, TINY_SUBNET_KWARGS, randomize_heads
+from robosmplx_core.nets.wholebody import WholeBodyNetwork
+from robosmplx_core.losses import LossWeights
+from training.config import PartInits, load_train_config
+from training.objective import ObjectiveConfig
+from training.trainer import train
+from training.wholebody import WholeBodyObjective, load_part_inits, person_boxes
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "training" / "configs" / "synthetic_wholebody.yaml"
+TINY = [f"network.{k}={v}" for k, v in TINY_SUBNET_KWARGS.items()] + [
+    "data.train.image_size=128", "objective.render_size=32", "data.train.length=8", "data.preload=false",
+    "data.val_size=2", "data.mean_init_samples=4", "batch_pairs=2", "num_workers=0", "log_every=1",
+    "schedule.warmup_steps=1", "wholebody.box_head_channels=16",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def model() -> BodyModel:
+    return BodyModel.load(use_face_contour=True)
+
+
+@pytest.fixture(scope="module")
+def batch(model):
+    ds = SyntheticDataset(config=SyntheticConfig(seed=3, image_size=128, length=2), model=model)
+    return collate_training_samples([from_synthetic(ds[i]) for i in range(2)])
+
+
+def test_person_boxes_are_the_labelled_joint_extent(batch) -> None:
+    j = batch.joints2d.shape[1]
+    xy = torch.zeros(2, j, 2)
+    xy[0, 3], xy[0, 7], xy[0, 9] = torch.tensor([10.0, 20.0]), torch.tensor([30.0, 5.0]), torch.tensor([99.0, 99.0])
+    visible = torch.zeros(2, j, dtype=torch.bool)
+    visible[0, [3, 7, 9]] = True
+    visible[1, 5] = True  # one joint only: the whole image
+    conf = torch.ones(2, j)
+    conf[0, 9] = 0.0  # labelled as missing: ignored even though "visible"
+    b = dataclasses.replace(batch, joints2d=xy, joints_visible=visible, joints2d_conf=conf)
+    assert person_boxes(b).tolist() == [[10.0, 5.0, 30.0, 20.0], [0.0, 0.0, 128.0, 128.0]]
+
+
+def test_box_targets_are_the_enlarged_boxes_in_the_network_convention(model, batch) -> None:
+    """The L_box target, read back the way WholeBodyNetwork turns its corrected box into a crop,
+    is the ground-truth box enlarged by the part's scale (hand 1.6, face 1.4)."""
+    b = dataclasses.replace(batch, left_hand_box_cxcys=torch.tensor([[100.0, 50.0, 20.0]] * 2),
+                            face_box_cxcys=torch.tensor([[64.0, 30.0, 10.0]] * 2))
+    body_boxes = torch.tensor([[14.0, 4.0, 114.0, 104.0], [0.0, 0.0, 128.0, 128.0]])
+    objective = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=LossWeights(
+        segmentation=0.0, contrastive=0.0)))
+    out = SimpleNamespace(body_boxes_xyxy=body_boxes, part_box_center_scale=torch.zeros(2, 3, 3))
+    _, gt = objective.box_terms(out, b)
+    half = 0.5 * (body_boxes[:, 2] - body_boxes[:, 0])[:, None]
+    pixels = center_size_to_boxes(crop_to_image(gt["box_centers"], body_boxes), gt["box_scales"][..., 0] * half)
+    assert torch.allclose(pixels[:, 0], torch.tensor([[84.0, 34.0, 116.0, 66.0]] * 2), atol=1e-4)
+    assert torch.allclose(pixels[:, 2], torch.tensor([[57.0, 23.0, 71.0, 37.0]] * 2), atol=1e-4)
+    assert gt["box_valid"].tolist() == [[1.0, 1.0, 1.0]] * 2
+
+
+def test_objective_is_zero_at_the_ground_truth(model, batch) -> None:
+    weights = LossWeights(segmentation=0.0, contrastive=0.0, projection=0.0)
+    objective = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=weights))
+    out = SimpleNamespace(params=batch.params, body=SimpleNamespace(joints=None),
+                          body_boxes_xyxy=torch.tensor([[0.0, 0.0, 128.0, 128.0]] * 2),
+                          part_box_center_scale=torch.zeros(2, 3, 3))
+    _, gt = objective.box_terms(out, batch)
+    out.part_box_center_scale = torch.cat([gt["box_centers"], gt["box_scales"]], dim=-1)
+    terms = objective(out, batch).breakdown.as_dict()
+    for name in ("keypoints_3d", "keypoints_2d", "bm_rotations", "bm_betas", "bm_expression", "boxes"):
+        assert terms[name] < 1e-6, (name, terms)
+    out.params = dataclasses.replace(batch.params, jaw_pose=batch.params.body_pose[:, 3])  # another rotation
+    assert objective(out, batch).breakdown.bm_rotations > 1e-3
+
+
+def test_part_inits_load_the_part_stage_weights(tmp_path) -> None:
+    hand = randomize_heads(PartSubnetwork.from_config(HAND_SPEC, TINY_SUBNET_CONFIG, part_only=True))
+    save_checkpoint(tmp_path / "hand", network=hand, config=TINY_SUBNET_CONFIG)
+    net = WholeBodyNetwork.from_config(TINY_NETWORK_CONFIG)
+    notes = load_part_inits(net, PartInits(hand=str(tmp_path / "hand")))
+    assert notes == [f"hand subnetwork from {tmp_path / 'hand'} (part-only branches dropped)"]
+    mine, theirs = net.hand.state_dict(), hand.state_dict()
+    rows = mine["regressor_out.bias"].shape[0]
+    assert rows < theirs["regressor_out.bias"].shape[0]  # the part-only rows are gone
+    assert torch.equal(mine["regressor_out.weight"], theirs["regressor_out.weight"][:rows])
+    assert all(torch.equal(v, theirs[k]) for k, v in mine.items() if not k.startswith("regressor_out"))
+    with pytest.raises(ValueError, match=r"init_parts.face=.*holds a 'subnet:hand' network, not the face subnetwork"):
+        load_part_inits(net, PartInits(face=str(tmp_path / "hand")))
+    wide = PartSubnetwork.from_config(HAND_SPEC, SubnetConfig(**{**TINY_SUBNET_KWARGS, "hidden_channels": 48}),
+                                      part_only=True)
+    save_checkpoint(tmp_path / "wide", network=wide, config=SubnetConfig(**{**TINY_SUBNET_KWARGS, "hidden_channels": 48}))
+    with pytest.raises(ValueError, match=r"different hand subnetwork architecture"):
+        load_part_inits(net, PartInits(hand=str(tmp_path / "wide")))
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(str(folder / "weights.safetensors"))
+
+
+def test_wholebody_stage_trains_validates_and_resumes(tmp_path) -> None:
+    """Through `robosmplx train`: the hand subnetwork starts from a part-stage checkpoint, every
+    whole-body term is on, validation gives the whole-body metrics; then 2 steps + resume + 2
+    steps = 4 steps in one go."""
+    hand = randomize_heads(PartSubnetwork.from_config(HAND_SPEC, TINY_SUBNET_CONFIG, part_only=True))
+    save_checkpoint(tmp_path / "hand", network=hand, config=TINY_SUBNET_CONFIG)
+    init = f"wholebody.init_parts.hand={tmp_path / 'hand'}"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = cli_main(["train", str(CONFIG), *TINY, "steps=4", "val_every=2", f"out_dir={tmp_path / 'full'}", init,
+                         "--quiet"])
+    assert code == 0 and f"init: hand subnetwork from {tmp_path / 'hand'} (part-only branches dropped)" \
+        in printed.getvalue(), printed.getvalue()
+    ckpt = tmp_path / "full" / "checkpoints" / "step_000004"
+    assert json.loads((ckpt / "meta.json").read_text())["kind"] == "wholebody"
+    assert isinstance(load_network(ckpt), WholeBodyNetwork)
+    lines = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    losses = [x["loss"] for x in lines if x["split"] == "train"]
+    for x in (x for x in lines if x["split"] == "train"):
+        assert all(x[k] > 0 for k in ("boxes", "bm_expression", "keypoints_3d", "keypoints_2d", "projection",
+                                      "volume_keypoints")), x
+    val = [x for x in lines if x["split"] == "val"]
+    assert [x["step"] for x in val] == [2, 4]
+    for x in val:
+        assert 0 < x["pa_mpjpe_all_mm"] < x["mpjpe_all_mm"] == x["mpjpe_mm"] < 2000, x
+        assert 0 < x["mpjpe_hands_mm"] < 1000 and 0 < x["mpjpe_face_mm"] < 1000 and 0 <= x["part_box_iou"] <= 1, x
+    step2 = tmp_path / "full" / "checkpoints" / "step_000002"
+    resumed = train(load_train_config(CONFIG, [*TINY, "steps=4", "val_every=2", f"out_dir={tmp_path / 'resumed'}",
+                                               init, f"resume={step2}"]), progress=False)
+    torch.testing.assert_close(torch.tensor(resumed.losses), torch.tensor(losses[2:]), rtol=1e-5, atol=1e-6)
+    a, b = _weights(ckpt), _weights(resumed.last_checkpoint)
+    names = [k for k in a if not k.startswith("extra_state.rng")]
+    assert names and all(torch.allclose(a[k], b[k], atol=1e-6) for k in names)
+
+
+def test_wholebody_config_errors_say_how_to_fix() -> None:
+    with pytest.raises(ValueError, match=r"data.train.image_size \(32\) is the full image and must be at least the "
+                                         r"body crop \(network.input_size = 64\)"):
+        load_train_config(CONFIG, [*TINY, "data.train.image_size=32"])
+    with pytest.raises(ValueError, match=r"objective.weights.segmentation and .contrastive must be 0"):
+        load_train_config(CONFIG, [*TINY, "objective.weights.contrastive=1"])
+    with pytest.raises(ValueError, match=r"render_size \(16\) must be the part-map side, training image side / 4 = 32"):
+        load_train_config(CONFIG, [*TINY, "objective.render_size=16"])
+    cfg = load_train_config(CONFIG)
+    assert cfg.network_config.hand.input_size == 64 and cfg.network_config.body.input_size == 128
