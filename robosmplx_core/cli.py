@@ -167,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. steps=100 out_dir=out/x")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
-    p = sub.add_parser("eval", help="errors of a subnetwork checkpoint on evaluation sets; --robustness: the paper's "
-                                    "protocol (tables 4, 5, 7, figure 1)")
-    p.add_argument("checkpoint", type=Path, help="checkpoint folder of a body, hand or face subnetwork")
+    p = sub.add_parser("eval", help="errors of a subnetwork or whole-body checkpoint on evaluation sets; "
+                                    "--robustness: the paper's protocol (tables 4, 5, 7, figure 1)")
+    p.add_argument("checkpoint", type=Path, help="checkpoint folder of a body, hand or face subnetwork or of a "
+                                                 "whole-body network")
     p.add_argument("--data", action="append", required=True, metavar="NAME:PATH",
                    help="evaluation set, repeatable: synthetic[:seed=1000,n=200], ehf:DIR, agora:DIR, 3dpw:DIR, "
                         "freihand:DIR, stirling:DIR, h36m:DIR (see training/eval_data.py)")
     p.add_argument("--robustness", action="store_true", help="every perturbation of the paper's robustness protocol")
+    p.add_argument("--image-size", type=int, default=None, metavar="S",
+                   help="whole-body checkpoints: side of the full images (default: data.train.image_size of the "
+                        "checkpoint's train.yaml, else 2 x the body subnetwork's input size)")
     p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder for eval.json and charts "
                                                                       "(default out/eval)")
     p.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default 16)")

@@ -1,11 +1,21 @@
-"""``robosmplx eval CHECKPOINT --data NAME:PATH [--robustness]``: errors of a subnetwork checkpoint.
+"""``robosmplx eval CHECKPOINT --data NAME:PATH [--robustness]``: errors of a network checkpoint.
 
     robosmplx eval out/lc/L_proj --data synthetic:seed=1000,n=200 --robustness --out out/eval
     robosmplx eval ckpt/hand --data freihand:/data/FreiHAND --max-samples 500
+    robosmplx eval out/train/wholebody/checkpoints/best --data ehf:/data/EHF [--image-size 512]
 
-For each ``--data`` set (``training.eval_data``), the checkpoint's subnetwork is evaluated
-(``training.part_eval``) on the crops as they are ("normal") or, with ``--robustness``, under
-every perturbation of ``training.robustness.robustness_protocol``. Writes ``OUT/eval.json``
+For each ``--data`` set (``training.eval_data``), the checkpoint's network is evaluated on the
+samples as they are ("normal") or, with ``--robustness``, under every perturbation of
+``training.robustness.robustness_protocol``:
+
+- a body / hand / face subnetwork (``training.part_eval``) on crops of its input size;
+- a whole-body network (``training.wholebody_eval``) on BODY sets, whose samples are then the
+  full images it reads: a crop around the person of side ``--image-size`` (default: the
+  ``data.train.image_size`` of the ``train.yaml`` the trainer writes beside each checkpoint,
+  else 2 x the body subnetwork's input size), with the person box from the labelled joints as
+  in training. The positional perturbations move / scale that whole image's content.
+
+Writes ``OUT/eval.json``
 (every metric per perturbation with its sample counts, the protocol and the settings), prints
 one table per set in the layout of the paper's tables 4, 5 and 7 (one column per perturbation,
 one row per metric; the positional block, then the image / pose variants of figure 1) and, with
@@ -29,51 +39,102 @@ from tqdm import tqdm
 
 from training.robustness import NORMAL, Perturbation, ProtocolLevels, robustness_protocol, run_protocol
 
-__all__ = ["METRIC_LABELS", "run", "evaluate_checkpoint", "format_table", "save_bar_chart"]
+__all__ = ["METRIC_LABELS", "run", "evaluate_checkpoint", "wholebody_image_size", "format_table", "save_bar_chart"]
 
 METRIC_LABELS: dict[str, str] = {
     "mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE", "mpjpe_body_mm": "MPJPE body", "pa_mpjpe_body_mm": "PA-MPJPE body",
     "pve_mm": "PVE", "pa_pve_mm": "PA-PVE", "rmse3d_mm": "3DRMSE",
+    "mpjpe_all_mm": "MPJPE all", "pa_mpjpe_all_mm": "PA-MPJPE all", "mpjpe_hands_mm": "MPJPE hands",
+    "pa_mpjpe_hands_mm": "PA-MPJPE hands", "mpjpe_face_mm": "MPJPE face", "pa_mpjpe_face_mm": "PA-MPJPE face",
+    "pve_all_mm": "PVE all", "pa_pve_all_mm": "PA-PVE all",
 }  # fmt: skip
 """Row names of the printed table and legend of the chart (all values in mm)."""
 
 
+def wholebody_image_size(checkpoint: Path, body_input_size: int, requested: Optional[int] = None) -> tuple[int, str]:
+    """(side S of the full images a whole-body checkpoint is evaluated on, where it came from):
+    ``requested`` (``--image-size``), else ``data.train.image_size`` of ``CHECKPOINT/train.yaml``
+    (the trainer writes it beside every checkpoint), else ``2 * body_input_size``.
+
+    Raises:
+        ValueError: S smaller than the body crop (``body_input_size``), or a ``train.yaml`` that
+            cannot be read or belongs to another stage (each says to pass ``--image-size``).
+    """
+    from training.config import load_train_config
+
+    path = Path(checkpoint) / "train.yaml"
+    if requested is not None:
+        size, source = int(requested), "--image-size"
+    elif path.is_file():
+        try:
+            cfg = load_train_config(path)
+        except (ValueError, FileNotFoundError) as exc:
+            raise ValueError(f"{path}: cannot read data.train.image_size ({exc}); fix that file or give the full "
+                             "image size with --image-size") from None
+        if cfg.stage != "wholebody":
+            raise ValueError(f"{path} is the config of a {cfg.stage!r} run, not of the whole-body stage that wrote "
+                             "this checkpoint; give the full image size with --image-size")
+        size, source = int(cfg.data.train.image_size), f"data.train.image_size of {path}"
+    else:
+        size, source = 2 * body_input_size, f"2 x the body subnetwork's input size (no {path})"
+    if size < body_input_size:
+        raise ValueError(f"image size {size} px ({source}) is smaller than the body subnetwork's input "
+                         f"({body_input_size} px), which the whole-body network crops from the full image; pass "
+                         f"--image-size >= {body_input_size}, e.g. {2 * body_input_size}")
+    return size, source
+
+
 def evaluate_checkpoint(checkpoint: Path, data: Sequence[str], *, robustness: bool = False, batch_size: int = 16,
                         max_samples: Optional[int] = None, device: str = "cpu", model_dir: Optional[Path] = None,
-                        progress: bool = True, levels: ProtocolLevels = ProtocolLevels()) -> dict:
+                        progress: bool = True, levels: ProtocolLevels = ProtocolLevels(),
+                        image_size: Optional[int] = None) -> dict:
     """Evaluate ``checkpoint`` on every ``data`` spec; returns the JSON-ready report.
+
+    ``image_size``: whole-body checkpoints only, the full image side (:func:`wholebody_image_size`).
 
     Raises:
         ValueError / FileNotFoundError: bad spec (lists valid names), unusable checkpoint (the
-            loader's message), a whole-body checkpoint, a dataset of another part, a missing
-            dataset (the adapter's ``DatasetError``).
+            loader's message), a dataset of another part (a whole-body checkpoint reads body
+            sets), ``image_size`` for a subnetwork or below the body crop, a missing dataset
+            (the adapter's ``DatasetError``).
     """
     from robosmplx_core.body_model import BodyModel
     from robosmplx_core.nets.checkpoint import load_checkpoint
     from training.eval_data import EvalContext, build_source, check_part, iter_items, parse_data_spec, source_length
     from training.part_eval import PartEvaluator
+    from training.wholebody_eval import WholeBodyEvaluator
 
     if batch_size < 1 or (max_samples is not None and max_samples < 1):
         raise ValueError(f"--batch-size and --max-samples must be >= 1, got {batch_size} and {max_samples}")
     specs = [parse_data_spec(text) for text in data]
     ckpt = load_checkpoint(checkpoint, device=device)
-    if ckpt.meta.family != "subnet":
-        raise ValueError(f"checkpoint {checkpoint} is a {ckpt.meta.kind} network; robosmplx eval evaluates one "
-                         "subnetwork (kind subnet:body / subnet:hand / subnet:face) on its crops, whole-body "
-                         "networks need full images and are not supported yet")
-    part, size = ckpt.meta.part, ckpt.network.input_size
+    whole = ckpt.meta.family == "wholebody"
+    if whole:
+        part, input_size = "body", ckpt.network.body.input_size
+        size, size_source = wholebody_image_size(checkpoint, input_size, image_size)
+        network = "a whole-body network (it reads full body images)"
+    else:
+        if image_size is not None:
+            raise ValueError(f"--image-size applies to whole-body checkpoints; {checkpoint} holds a {ckpt.meta.kind} "
+                             f"network, evaluated on crops of its input size ({ckpt.network.input_size} px): drop "
+                             "--image-size")
+        part, input_size = ckpt.meta.part, ckpt.network.input_size
+        size, size_source, network = input_size, "the network's input size", None
     for spec in specs:
-        check_part(spec, part)
+        check_part(spec, part, network=network)
     body_model = BodyModel.load(model_dir, use_face_contour=True, device=device)
-    evaluator = PartEvaluator(network=ckpt.network, body_model=body_model)
+    evaluator = (WholeBodyEvaluator(network=ckpt.network, body_model=body_model) if whole
+                 else PartEvaluator(network=ckpt.network, body_model=body_model))
     protocol = robustness_protocol(levels) if robustness else (NORMAL,)
     report: dict = {
         "checkpoint": str(checkpoint), "kind": ckpt.meta.kind, "part": part, "part_only": ckpt.meta.part_only,
-        "input_size": size, "device": str(device), "batch_size": batch_size, "max_samples": max_samples,
+        "input_size": input_size, "image_size": size, "image_size_source": size_source, "device": str(device),
+        "batch_size": batch_size, "max_samples": max_samples,
         "body_model": str(body_model.model_file), "body_model_is_standin": body_model.is_standin,
         "robustness": robustness, "levels": dataclasses.asdict(levels) if robustness else None,
         "protocol": [dataclasses.asdict(p) for p in protocol], "metrics": list(evaluator.metric_names),
-        "unsupported_metrics": evaluator.unsupported, "units": "mm", "datasets": {},
+        "metric_aliases": getattr(evaluator, "aliases", {}), "unsupported_metrics": evaluator.unsupported,
+        "units": "mm", "datasets": {},
     }
     ctx = EvalContext(part=part, input_size=size, body_model=body_model)
     sources = [build_source(spec, ctx) for spec in specs]  # every dataset error before the first long run
@@ -153,12 +214,15 @@ def run(args: argparse.Namespace) -> int:
     """``robosmplx eval``: evaluate, print the tables, write the JSON (and PNGs); exit code 0."""
     report = evaluate_checkpoint(args.checkpoint, args.data, robustness=args.robustness, batch_size=args.batch_size,
                                  max_samples=args.max_samples, device=args.device, model_dir=args.model_dir,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, image_size=getattr(args, "image_size", None))
     protocol = [Perturbation(**p) for p in report["protocol"]]
     args.out.mkdir(parents=True, exist_ok=True)
+    if report["kind"] == "wholebody":
+        print(f"whole-body network on {report['image_size']} px images ({report['image_size_source']}), body crop "
+              f"{report['input_size']} px; {', '.join(f'{a} = {n}' for a, n in report['metric_aliases'].items())}")
     for key, entry in report["datasets"].items():
         title = (f"{key}: {entry['samples']} samples, {report['kind']} checkpoint {report['checkpoint']} "
-                 f"({report['input_size']} px), errors in mm")
+                 f"({report['image_size']} px), errors in mm")
         print(format_table(entry["results"], protocol, report["metrics"], title=title))
         if args.robustness:
             png = save_bar_chart(args.out / f"robustness_{key.replace('#', '_')}.png", entry["results"], protocol,

@@ -1,4 +1,5 @@
-"""``--data NAME:PATH`` of ``robosmplx eval``: which evaluation set, built at the network's crop size.
+"""``--data NAME:PATH`` of ``robosmplx eval``: which evaluation set, built at the network's crop size
+(a whole-body network: body samples at its full image size, ``EvalContext.input_size``).
 
     synthetic:seed=1000,n=200      rendered on the fly (no path; part and crop size follow the
                                    checkpoint; defaults: the learning check's held-out set)
@@ -41,7 +42,7 @@ from robosmplx_core.nets.specs import PART_NAMES
 from training.robustness import EvalItem, ScanTruth
 
 __all__ = ["DATASETS", "DataSpec", "DatasetEntry", "EvalContext", "EvalSource", "parse_data_spec",
-           "build_source", "check_part", "iter_items", "source_length"]
+           "build_source", "check_part", "datasets_for", "iter_items", "source_length"]
 
 SYNTHETIC_DEFAULTS: dict[str, int] = {"seed": 1000, "n": 200}
 """The learning check's held-out set (``benchmarks/learning_check.py``: seed 1000, 200 samples)."""
@@ -60,8 +61,9 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What a source is built for: the checkpoint's ``part`` and ``input_size`` (S), and the body
-    model (synthetic rendering)."""
+    """What a source is built for: the checkpoint's ``part``, the side ``input_size`` (S) of the
+    samples (a subnetwork's input size; for a whole-body network, part "body" and the FULL image
+    size it crops body, hands and face from), and the body model (synthetic rendering)."""
 
     part: str
     input_size: int
@@ -225,13 +227,18 @@ def parse_data_spec(text: str) -> DataSpec:
     return DataSpec(name, Path(rest.strip()).expanduser(), {}, text)
 
 
-def check_part(spec: DataSpec, part: str) -> None:
-    """Raise ``ValueError`` if the dataset's crops are not of ``part`` (the checkpoint's)."""
+def datasets_for(part: str) -> list[str]:
+    """The ``--data`` names that give ``part`` samples, sorted."""
+    return sorted(k for k, e in DATASETS.items() if e.part in (None, part))
+
+
+def check_part(spec: DataSpec, part: str, *, network: Optional[str] = None) -> None:
+    """Raise ``ValueError`` if the dataset's crops are not of ``part`` (what the checkpoint reads);
+    ``network`` names the checkpoint in the message (default: "a <part> subnetwork")."""
     want = DATASETS[spec.name].part
     if want is not None and want != part:
-        fits = sorted(k for k, e in DATASETS.items() if e.part in (None, part))
-        raise ValueError(f"--data {spec.text}: {spec.name} gives {want} crops but the checkpoint is a {part} "
-                         f"subnetwork; use a {part} dataset: {fits}")
+        raise ValueError(f"--data {spec.text}: {spec.name} gives {want} crops but the checkpoint is "
+                         f"{network or f'a {part} subnetwork'}; use a {part} dataset: {datasets_for(part)}")
 
 
 def build_source(spec: DataSpec, ctx: EvalContext) -> EvalSource:

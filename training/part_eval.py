@@ -28,7 +28,8 @@ Part-only outputs: hand and face networks predict no global orientation unless b
 body at rest, orients the part in the camera frame (the rest body chain is identity, so it is
 the wrist's / head's rotation). Without it the orientation is unknown: only the Procrustes
 metrics (``pa_*``, ``rmse3d_mm``) are reported and the rest is listed in ``unsupported``. Not
-supported at all: whole-body networks (they need full images), F-score (no GT hand meshes from
+supported at all: whole-body networks (they need full images: ``training.wholebody_eval``, which
+shares :func:`ground_truth_meshes` and :func:`mesh_errors_mm`), F-score (no GT hand meshes from
 FreiHAND's adapter), acceleration (single crops, no sequences).
 
 Glossary: B batch, J joints of the spec, V vertices.
@@ -37,7 +38,7 @@ Glossary: B batch, J joints of the spec, V vertices.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -55,7 +56,7 @@ from robosmplx_core.types import SMPLXParams
 from training.part_objective import fit_coefficients
 from training.robustness import EvalItem
 
-__all__ = ["PartEvaluator", "ROOT_JOINT"]
+__all__ = ["PartEvaluator", "ROOT_JOINT", "ground_truth_meshes", "mesh_errors_mm", "to_body_model"]
 
 ROOT_JOINT: dict[str, str] = {"body": "pelvis", "hand": "right_wrist", "face": "neck"}
 """Root joint of each part (paper sec. 5): a name of the spec's joints and of SMPL-X's skeleton."""
@@ -73,7 +74,7 @@ class PartEvaluator:
     def __init__(self, *, network: PartSubnetwork, body_model: BodyModel) -> None:
         if not isinstance(network, PartSubnetwork):
             raise ValueError(f"PartEvaluator: expected a PartSubnetwork checkpoint, got {type(network).__name__}; "
-                             "whole-body networks need full images and are not evaluated here")
+                             "whole-body networks need full images: use training.wholebody_eval.WholeBodyEvaluator")
         if body_model.num_joints != 144:
             raise ValueError("PartEvaluator: the body model must be built with use_face_contour=True "
                              f"(144 joints), got {body_model.num_joints}")
@@ -84,7 +85,6 @@ class PartEvaluator:
         self.oriented = self.part == "body" or network.part_only
         self.joint_index = torch.tensor(spec_joint_indices_144(network.spec), dtype=torch.long)
         self.root = network.spec.joint_names.index(ROOT_JOINT[self.part])
-        self.mesh_root = SMPLX_JOINT_NAMES.index(ROOT_JOINT[self.part])
         labels = part_labels(body_model, self.part).vertex_labels
         self.vertices = None if self.part == "body" else torch.nonzero(labels >= 0).squeeze(1).cpu()
 
@@ -180,45 +180,75 @@ class PartEvaluator:
         return out
 
     def _to_model(self, params: SMPLXParams) -> SMPLXParams:
-        m = self.body_model
-        fitted = dataclasses.replace(params, betas=fit_coefficients(params.betas, m.num_betas),
-                                     expression=fit_coefficients(params.expression, m.num_expression))
-        return fitted.to(self.device, torch.float32)
-
-    def _gt_meshes(self, items: Sequence[EvalItem]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, V, 3) float64 GT meshes (zeros where none) and (B,) bool: which samples have one."""
-        v = int(self.body_model.layer.lbs_weights.shape[0])
-        from_params = torch.stack([it.sample.params_valid.all() for it in items])
-        meshes = torch.zeros(len(items), v, 3, dtype=torch.float64)
-        if bool(from_params.any()):
-            idx = torch.nonzero(from_params).squeeze(1)
-            chosen = SMPLXParams.cat([items[int(i)].sample.params for i in idx])
-            meshes[idx] = self.body_model(self._to_model(chosen)).vertices.double().cpu()
-        for b, it in enumerate(items):
-            if it.gt_vertices is not None:
-                if it.gt_vertices.shape[0] != v:
-                    raise ValueError(f"GT mesh of sample {it.sample.index} ({it.sample.source}) has "
-                                     f"{it.gt_vertices.shape[0]} vertices, the body model {v}; evaluate with the "
-                                     "SMPL-X model the dataset was fitted with (--model-dir)")
-                meshes[b] = it.gt_vertices.double().cpu()
-        has = from_params | torch.tensor([it.gt_vertices is not None for it in items])
-        return meshes, has
+        return to_body_model(self.body_model, params)
 
     def _vertex_metrics(self, pv: torch.Tensor, items: Sequence[EvalItem]) -> dict[str, torch.Tensor]:
         """PVE / PA-PVE (and face 3DRMSE) of predicted meshes ``pv`` (B, V, 3) float64."""
-        gv, has = self._gt_meshes(items)
-        nan = torch.full((len(items),), torch.nan, dtype=torch.float64)
-        out = {"pve_mm": nan, "pa_pve_mm": nan.clone()} | ({"rmse3d_mm": nan.clone()} if self.part == "face" else {})
-        if not bool(has.any()):
-            return out
-        regressor = self.body_model.layer.J_regressor[self.mesh_root].double().cpu()  # (V,)
-        p_root, g_root = torch.einsum("v,bvc->bc", regressor, pv), torch.einsum("v,bvc->bc", regressor, gv)
-        if self.vertices is not None:
-            pv, gv = pv[:, self.vertices], gv[:, self.vertices]
-        weights = has[:, None].double().expand(-1, pv.shape[1])
-        out["pve_mm"] = pve_mm(pv, gv, pred_root=p_root, gt_root=g_root, weights=weights)
-        out["pa_pve_mm"] = pa_pve_mm(pv, gv, weights=weights)
+        gv, has = ground_truth_meshes(self.body_model, items)
+        out = mesh_errors_mm(self.body_model, pv, gv, has, root=ROOT_JOINT[self.part], vertices=self.vertices)
         if self.part == "face":
+            out["rmse3d_mm"] = torch.full((len(items),), torch.nan, dtype=torch.float64)
             rows = torch.nonzero(has).squeeze(1)
-            out["rmse3d_mm"][rows] = rmse_3d_mm(pv[rows], gv[rows], procrustes=True, nearest=False)
+            if len(rows):
+                pf, gf = pv[:, self.vertices], gv[:, self.vertices]
+                out["rmse3d_mm"][rows] = rmse_3d_mm(pf[rows], gf[rows], procrustes=True, nearest=False)
         return out
+
+
+def to_body_model(body_model: BodyModel, params: SMPLXParams) -> SMPLXParams:
+    """``params`` (B) with betas / expression fitted to the model's sizes, float32 on its device."""
+    fitted = dataclasses.replace(params, betas=fit_coefficients(params.betas, body_model.num_betas),
+                                 expression=fit_coefficients(params.expression, body_model.num_expression))
+    return fitted.to(body_model.layer.v_template.device, torch.float32)
+
+
+@torch.no_grad()
+def ground_truth_meshes(body_model: BodyModel, items: Sequence[EvalItem]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, V, 3) float64 CPU GT meshes (zeros where none) and (B,) bool: which samples have one.
+
+    A mesh is ``item.gt_vertices`` (EHF) or, where every SMPL-X field of ``item.sample.params``
+    is valid (``params_valid``), the body model on those parameters.
+
+    Raises:
+        ValueError: a GT mesh with another vertex count than the body model.
+    """
+    v = int(body_model.layer.lbs_weights.shape[0])
+    from_params = torch.stack([it.sample.params_valid.all() for it in items])
+    meshes = torch.zeros(len(items), v, 3, dtype=torch.float64)
+    if bool(from_params.any()):
+        idx = torch.nonzero(from_params).squeeze(1)
+        chosen = SMPLXParams.cat([items[int(i)].sample.params for i in idx])
+        meshes[idx] = body_model(to_body_model(body_model, chosen)).vertices.double().cpu()
+    for b, it in enumerate(items):
+        if it.gt_vertices is not None:
+            if it.gt_vertices.shape[0] != v:
+                raise ValueError(f"GT mesh of sample {it.sample.index} ({it.sample.source}) has "
+                                 f"{it.gt_vertices.shape[0]} vertices, the body model {v}; evaluate with the "
+                                 "SMPL-X model the dataset was fitted with (--model-dir)")
+            meshes[b] = it.gt_vertices.double().cpu()
+    has = from_params | torch.tensor([it.gt_vertices is not None for it in items])
+    return meshes, has
+
+
+def mesh_errors_mm(body_model: BodyModel, pred_vertices: torch.Tensor, gt_vertices: torch.Tensor, has: torch.Tensor,
+                   *, root: str, vertices: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+    """``pve_mm`` / ``pa_pve_mm`` (B,) float64: PVE after aligning each mesh at its ``root`` joint
+    (an SMPL-X joint name) regressed from that mesh with ``J_regressor``, and PA-PVE; NaN where
+    ``has`` (B,) is False.
+
+    Args:
+        pred_vertices, gt_vertices: (B, V, 3) float64 CPU meshes, metres.
+        vertices: (V',) indices of the evaluated vertices (a part's), or None for all.
+    """
+    nan = torch.full((pred_vertices.shape[0],), torch.nan, dtype=torch.float64)
+    if not bool(has.any()):
+        return {"pve_mm": nan, "pa_pve_mm": nan.clone()}
+    regressor = body_model.layer.J_regressor[SMPLX_JOINT_NAMES.index(root)].double().cpu()  # (V,)
+    p_root = torch.einsum("v,bvc->bc", regressor, pred_vertices)
+    g_root = torch.einsum("v,bvc->bc", regressor, gt_vertices)
+    pv, gv = pred_vertices, gt_vertices
+    if vertices is not None:
+        pv, gv = pv[:, vertices], gv[:, vertices]
+    weights = has[:, None].double().expand(-1, pv.shape[1])
+    return {"pve_mm": pve_mm(pv, gv, pred_root=p_root, gt_root=g_root, weights=weights),
+            "pa_pve_mm": pa_pve_mm(pv, gv, weights=weights)}

@@ -105,5 +105,5 @@ def test_bad_checkpoints(tmp_path, capsys) -> None:
     assert "does not exist" in capsys.readouterr().err
     whole = save_checkpoint(tmp_path / "wb", network=WholeBodyNetwork.from_config(TINY_NETWORK_CONFIG),
                             config=TINY_NETWORK_CONFIG)
-    assert main(["eval", str(whole), "--data", "synthetic", "--quiet"]) == 2
-    assert "whole-body networks need full images" in capsys.readouterr().err
+    assert main(["eval", str(whole), "--data", "freihand:/x", "--quiet"]) == 2
+    assert "checkpoint is a whole-body network" in capsys.readouterr().err
