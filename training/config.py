@@ -75,7 +75,8 @@ class DataConfig:
     min_body_confidence, max_reprojection_px: "pseudolabel" only: drop labels whose body
         confidence is lower / whose fit reprojects worse (pixels; null = keep all).
     train: the synthetic training set (``length`` samples; ``image_size`` = the network's
-        input size, also the crop side of the other sources; ``part`` = the stage's part).
+        input size (stage wholebody: the full image it crops from), also the crop side of the
+        other sources; ``part`` = the stage's part, "body" for the whole-body stage).
     val_seed, val_size: the held-out synthetic set (same settings as ``train``, another seed),
         rendered once; ``val_size`` 0 = no validation.
     augment: apply the paper's augmentations (``data.augment.augment_sample``) to anchors.
@@ -324,6 +325,9 @@ class TrainConfig:
         if self.data.train.part != part:
             raise ValueError(f"data.train.part ({self.data.train.part!r}) must be {part!r} for stage "
                              f"{self.stage!r}; set data.train.part={part}")
+        if self.stage != "wholebody" and self.wholebody != WholeBodyStageConfig():
+            raise ValueError(f"wholebody.* settings apply to stage wholebody only (this run trains stage "
+                             f"{self.stage!r}); drop them or set stage=wholebody")
         if self.stage == "wholebody":
             w = self.objective.weights
             if w.segmentation or w.contrastive:
@@ -339,11 +343,6 @@ class TrainConfig:
     def network_config(self) -> SubnetConfig | NetworkConfig:
         """The architecture this run trains: ``network``, or the whole-body ``NetworkConfig``."""
         return self.wholebody.network_config(self.network) if self.stage == "wholebody" else self.network
-
-    @property
-    def image_size(self) -> int:
-        """Side of the training images: the network input, or (whole body) the full image."""
-        return self.data.train.image_size if self.stage == "wholebody" else (self.network.input_size or 256)
 
     def _check_sizes(self) -> None:
         size = self.network.input_size or 256

@@ -13,7 +13,8 @@ samples as they are ("normal") or, with ``--robustness``, under every perturbati
   full images it reads: a crop around the person of side ``--image-size`` (default: the
   ``data.train.image_size`` of the ``train.yaml`` the trainer writes beside each checkpoint,
   else 2 x the body subnetwork's input size), with the person box from the labelled joints as
-  in training. The positional perturbations move / scale that whole image's content.
+  in training. The positional perturbations move / scale that person box over the unchanged
+  image (an imprecise detector box, ``training.wholebody_eval.perturb_wholebody``).
 
 Writes ``OUT/eval.json``
 (every metric per perturbation with its sample counts, the protocol and the settings), prints
@@ -37,7 +38,7 @@ from typing import Mapping, Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from training.robustness import NORMAL, Perturbation, ProtocolLevels, robustness_protocol, run_protocol
+from training.robustness import NORMAL, Perturbation, ProtocolLevels, perturb, robustness_protocol, run_protocol
 
 __all__ = ["METRIC_LABELS", "run", "evaluate_checkpoint", "wholebody_image_size", "format_table", "save_bar_chart"]
 
@@ -102,7 +103,7 @@ def evaluate_checkpoint(checkpoint: Path, data: Sequence[str], *, robustness: bo
     from robosmplx_core.nets.checkpoint import load_checkpoint
     from training.eval_data import EvalContext, build_source, check_part, iter_items, parse_data_spec, source_length
     from training.part_eval import PartEvaluator
-    from training.wholebody_eval import WholeBodyEvaluator
+    from training.wholebody_eval import WholeBodyEvaluator, perturb_wholebody
 
     if batch_size < 1 or (max_samples is not None and max_samples < 1):
         raise ValueError(f"--batch-size and --max-samples must be >= 1, got {batch_size} and {max_samples}")
@@ -142,7 +143,7 @@ def evaluate_checkpoint(checkpoint: Path, data: Sequence[str], *, robustness: bo
         total = source_length(source, max_samples)
         with tqdm(total=total, desc=f"eval {spec.name}", unit="sample", disable=not progress) as bar:
             summaries = run_protocol(evaluator, iter_items(source, max_samples), protocol, batch_size=batch_size,
-                                     on_batch=bar.update)
+                                     on_batch=bar.update, perturb_item=perturb_wholebody if whole else perturb)
         key = spec.name if spec.name not in report["datasets"] else f"{spec.name}#{len(report['datasets']) + 1}"
         report["datasets"][key] = {"spec": spec.text, "samples": total, "skipped_entries": source.skipped(),
                                    "results": {name: s.as_dict() for name, s in summaries.items()}}

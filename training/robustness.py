@@ -88,15 +88,21 @@ class EvalItem:
             ``sample.params`` (or there is none).
         gt_scan: a scan in its own frame (Stirling), compared after a landmark similarity fit, so
             no perturbation changes it; None otherwise.
+        person_box_xyxy: (4,) the person box a whole-body network is given (image pixels), set
+            by the whole-body robustness protocol (``training.wholebody_eval``); None = derive it
+            from the labels (``training.wholebody.person_boxes``).
     """
 
     sample: TrainingSample
     gt_vertices: Optional[torch.Tensor] = None
     gt_scan: Optional[ScanTruth] = None
+    person_box_xyxy: Optional[torch.Tensor] = None
 
     def __post_init__(self) -> None:
         if self.gt_vertices is not None:
             check_shape(self.gt_vertices, "V 3", name="EvalItem.gt_vertices")
+        if self.person_box_xyxy is not None:
+            check_shape(self.person_box_xyxy, "4", name="EvalItem.person_box_xyxy")
 
 
 # ----------------------------------------------------------------------------- image ops
@@ -310,7 +316,7 @@ def perturb(item: EvalItem, perturbation: Perturbation, *, fill: float = 0.0) ->
             verts = verts @ _rot_z(perturbation.angle_deg).T.to(verts)
     if perturbation.image_op is not None:
         sample = dataclasses.replace(sample, image=IMAGE_OPS[perturbation.image_op](sample.image, perturbation.level))
-    return EvalItem(sample=sample, gt_vertices=verts, gt_scan=item.gt_scan)
+    return EvalItem(sample=sample, gt_vertices=verts, gt_scan=item.gt_scan, person_box_xyxy=item.person_box_xyxy)
 
 
 Evaluator = Callable[[Sequence[EvalItem]], dict[str, torch.Tensor]]
@@ -318,8 +324,11 @@ Evaluator = Callable[[Sequence[EvalItem]], dict[str, torch.Tensor]]
 
 
 def run_protocol(evaluate: Evaluator, items: Iterable[EvalItem], perturbations: Sequence[Perturbation], *,
-                 batch_size: int = 16, on_batch: Optional[Callable[[int], None]] = None) -> dict[str, MetricSummary]:
+                 batch_size: int = 16, on_batch: Optional[Callable[[int], None]] = None,
+                 perturb_item: Callable[[EvalItem, Perturbation], EvalItem] = perturb) -> dict[str, MetricSummary]:
     """Every perturbation on every item; returns ``{perturbation name: MetricSummary}``.
+    ``perturb_item`` applies one perturbation (default :func:`perturb`; whole-body networks
+    move their person box instead: ``training.wholebody_eval.perturb_wholebody``).
 
     Items are read once, in batches of ``batch_size``; each batch is perturbed in every way and
     evaluated, so memory holds one batch at a time. ``on_batch(n)`` is called after each batch
@@ -339,7 +348,7 @@ def run_protocol(evaluate: Evaluator, items: Iterable[EvalItem], perturbations: 
 
     def flush() -> None:
         for p in perturbations:
-            accumulators[p.name].update(evaluate([perturb(item, p) for item in batch]))
+            accumulators[p.name].update(evaluate([perturb_item(item, p) for item in batch]))
         if on_batch is not None:
             on_batch(len(batch))
         batch.clear()

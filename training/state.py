@@ -151,6 +151,14 @@ def save_train_checkpoint(folder: str | Path, *, network: PartSubnetwork | Whole
     return out
 
 
+def _section(config: TrainConfig, field_name: str) -> str:
+    """The config key of an architecture field: ``network.*`` (the whole-body network's body
+    too) or ``wholebody.*``."""
+    if config.stage != "wholebody":
+        return f"network.{field_name}"
+    return "network" if field_name == "body" else f"wholebody.{field_name}"
+
+
 def _differences(a: Any, b: Any) -> list[str]:
     return [f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
 
@@ -170,8 +178,7 @@ def load_train_checkpoint(folder: str | Path, *, config: TrainConfig) -> tuple[d
                          f"stage {config.stage!r}; resume from a checkpoint of the same stage")
     mine = config.network_config
     if ckpt.config != mine:
-        section = "wholebody" if config.stage == "wholebody" else "network"
-        diff = ", ".join(f"{section}.{k}: {getattr(ckpt.config, k)!r} (checkpoint) vs {getattr(mine, k)!r}"
+        diff = ", ".join(f"{_section(config, k)}: {getattr(ckpt.config, k)!r} (checkpoint) vs {getattr(mine, k)!r}"
                          for k in _differences(ckpt.config, mine))
         raise ValueError(f"resume={path}: the checkpoint is of a different architecture ({diff}); set the network "
                          f"section to the checkpoint's: its {CONFIG_FILE} is the run's whole config (robosmplx train "

@@ -1,4 +1,5 @@
-"""The trainer of the Body, Hand and Face subnetworks (paper sec. 4.1): one process or ``torchrun`` DDP.
+"""The trainer of the Body, Hand and Face subnetworks and of the whole-body network (paper sec.
+4.1): one process or ``torchrun`` DDP.
 
 ``stage`` picks the network and its objective: a part subnetwork (``nets.specs``; objective
 ``training.part_objective.build_objective``: :class:`BodyObjective`, or :class:`PartObjective`
@@ -179,9 +180,13 @@ class Trainer:
         mine, theirs = self.net.state_dict(), network.state_dict()
         shapes = {k: tuple(v.shape) for k, v in mine.items()}
         if type(network) is not type(self.net) or shapes != {k: tuple(v.shape) for k, v in theirs.items()}:
+            if self.cfg.stage == "wholebody":
+                hint = ("a part stage's checkpoint goes to wholebody.init_parts.body/hand/face; a whole-body one must "
+                        "match network.* (its body) and wholebody.* (copy them from its network.yaml)")
+            else:
+                hint = "fine-tune from a checkpoint of the same architecture (copy its network.yaml settings into network.*)"
             raise ValueError(f"init={folder}: its network ({type(network).__name__}) is not the {self.cfg.stage} "
-                             "subnetwork of this config's stage and network section; fine-tune from a checkpoint of the same architecture "
-                             "(copy its network.yaml settings into network.*) or drop init")
+                             f"network of this config's stage and network sections; {hint}, or drop init")
         self.net.load_state_dict(theirs)
 
     def _resume(self, folder: str) -> None:

@@ -117,7 +117,8 @@ class Validator:
             batch = collate_samples(list(val[start:start + BATCH]))
             out = network_outputs(net, "wholebody", batch)
             pred = objective.predict(out, batch.K, int(batch.image.shape[-1]))
-            gt = objective.body_model(replace(batch.params, transl=torch.zeros_like(batch.params.transl)))
+            gt = objective.body_model(replace(objective.model_params(batch.params),
+                                              transl=torch.zeros_like(batch.params.transl)))
             errors = wholebody_errors_mm(pred.joints.double(), gt.joints[:, objective.joint_index].double(),
                                          parts=WHOLEBODY137_PARTS, pred_vertices=pred.vertices.double(),
                                          gt_vertices=gt.vertices.double())

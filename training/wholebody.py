@@ -6,8 +6,9 @@ intrinsics, crops the body itself (``network.input_size``), derives the hand and
 the body's joints plus its box head, crops those from the full-resolution image and merges
 everything into one SMPL-X in the image's camera (``nets.wholebody``).
 
-- Person box (:func:`person_boxes`): what a detector would give, the extent of the labelled
-  joints inside the image (the whole image when fewer than two are labelled).
+- Person box (:func:`person_boxes`): what a detector would give, the extent of the person
+  mask, else of the labelled joints inside the image (the whole image when neither gives a
+  usable box).
 - Objective (:class:`WholeBodyObjective`, on the flag-weighted base of the part objectives):
   L_3D on the 137 joints (pelvis-aligned), L_2D through the image's K, L_BM on all 53 rotations
   (global, body, both hands, jaw), betas and expression, L_proj on the whole mesh at
@@ -36,33 +37,71 @@ from robosmplx_core.nets.crop import box_center_size
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.wholebody import WholeBodyNetwork, WholeBodyOutput
 from training.config import PartInits, TrainConfig
+from robosmplx_core.types import SMPLXParams
 from training.objective import BodyPrediction, FlaggedObjective, ObjectiveConfig, ParamTargets
+from training.part_objective import fit_coefficients
 from training.targets import BatchWeights
 
-__all__ = ["ROTATION_GROUPS", "person_boxes", "WholeBodyObjective", "build_wholebody_network", "load_part_inits",
-           "wholebody_inputs"]
+__all__ = ["ROTATION_GROUPS", "BOX_FIELDS", "MIN_BOX_FRACTION", "person_boxes", "shifted_boxes", "wholebody_inputs", "WholeBodyObjective",
+           "build_wholebody_network", "load_part_inits", "objective_for"]
 
 ROTATION_GROUPS: tuple[tuple[str, int], ...] = (("global_orient", 1), ("body_pose", 21), ("left_hand_pose", 15),
                                                 ("right_hand_pose", 15), ("jaw_pose", 1))
 """(SMPLXParams field, rotations) in the order of the R = 53 rotations L_BM compares."""
-BOX_FIELDS = ("left_hand_box_cxcys", "right_hand_box_cxcys", "face_box_cxcys")  # nets.wholebody.PART_BOX_NAMES
+BOX_FIELDS = ("left_hand_box_cxcys", "right_hand_box_cxcys", "face_box_cxcys")
+"""Sample fields of the ground-truth part boxes, in ``nets.wholebody.PART_BOX_NAMES`` order."""
+
+
+MIN_BOX_FRACTION = 0.1
+"""A person box whose longer side is below this fraction of the image side is degenerate
+(coincident labels): the whole image is used instead."""
+
+
+def _extent(points: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(B, 4) xyxy extent of ``points`` (B, N, 2) where ``keep`` (B, N) (inf where none)."""
+    big = torch.finfo(points.dtype).max
+    lo = torch.where(keep[..., None], points, torch.full_like(points, big)).amin(dim=1)
+    hi = torch.where(keep[..., None], points, torch.full_like(points, -big)).amax(dim=1)
+    return torch.cat([lo, hi], dim=1)
 
 
 def person_boxes(batch: TrainingBatch | SyntheticBatch) -> torch.Tensor:
-    """(B, 4) xyxy person boxes in image pixels: the extent of each sample's labelled joints
-    inside the image (``joints_visible``, and ``joints2d_conf`` > 0 where given); the whole
-    image for a sample with fewer than two."""
+    """(B, 4) xyxy person boxes in image pixels, as a detector would give them: the extent of
+    the person mask where the sample has one (``has_person_mask``; every synthetic sample),
+    else of the labelled joints inside the image (``joints_visible`` and ``joints2d_conf`` > 0).
+    The whole image for a sample with neither (fewer than two labelled joints) or whose box
+    is degenerate (longer side < ``MIN_BOX_FRACTION`` of the image)."""
     size = float(batch.image.shape[-1])
     labelled = batch.joints_visible.clone()
+    has_mask = torch.ones_like(labelled[:, 0]) if isinstance(batch, SyntheticBatch) else batch.has_person_mask.clone()
     if isinstance(batch, TrainingBatch):
         labelled &= batch.joints2d_conf > 0
-    big = torch.finfo(batch.joints2d.dtype).max
-    xy = batch.joints2d
-    lo = torch.where(labelled[..., None], xy, torch.full_like(xy, big)).amin(dim=1)
-    hi = torch.where(labelled[..., None], xy, torch.full_like(xy, -big)).amax(dim=1)
-    boxes = torch.cat([lo, hi], dim=1)
-    whole = torch.tensor([0.0, 0.0, size, size], dtype=xy.dtype, device=xy.device).expand_as(boxes)
-    return torch.where((labelled.sum(dim=1) >= 2)[:, None], boxes, whole)
+    boxes = _extent(batch.joints2d, labelled)
+    mask = batch.person_mask.flatten(1)
+    has_mask &= mask.any(dim=1)
+    if bool(has_mask.any()):
+        s = batch.person_mask.shape[-1]
+        rows, cols = torch.meshgrid(torch.arange(s, device=mask.device), torch.arange(s, device=mask.device),
+                                    indexing="ij")
+        pixels = torch.stack([cols.flatten(), rows.flatten()], dim=-1).to(boxes.dtype)  # (S * S, 2) pixel corners
+        from_mask = _extent(pixels.expand(mask.shape[0], -1, -1), mask)
+        from_mask[:, 2:] += 1.0  # pixel (r, c) spans [c, c + 1] x [r, r + 1]
+        boxes = torch.where(has_mask[:, None], from_mask, boxes)
+    side = (boxes[:, 2:] - boxes[:, :2]).amax(dim=1)
+    ok = has_mask | (labelled.sum(dim=1) >= 2)
+    ok &= torch.isfinite(side) & (side >= MIN_BOX_FRACTION * size)
+    whole = torch.tensor([0.0, 0.0, size, size], dtype=boxes.dtype, device=boxes.device).expand_as(boxes)
+    return torch.where(ok[:, None], boxes, whole)
+
+
+def shifted_boxes(boxes_xyxy: torch.Tensor, *, translate: tuple[float, float] = (0.0, 0.0),
+                  scale: float = 1.0) -> torch.Tensor:
+    """Person boxes (B, 4) moved by ``translate`` box widths / heights and scaled about their
+    centre by ``scale``: the robustness protocol's imprecise detector box."""
+    center = 0.5 * (boxes_xyxy[:, :2] + boxes_xyxy[:, 2:])
+    size = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]
+    center = center + torch.tensor(translate, dtype=boxes_xyxy.dtype, device=boxes_xyxy.device) * size
+    return torch.cat([center - 0.5 * scale * size, center + 0.5 * scale * size], dim=1)
 
 
 def wholebody_inputs(batch: TrainingBatch | SyntheticBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,9 +136,16 @@ class WholeBodyObjective(FlaggedObjective):
                              "crop-aligned part maps, no positive pairs in the whole-body stage)")
         self.register_buffer("box_scales", torch.tensor(part_box_scales, dtype=torch.float32), persistent=False)
 
+    def model_params(self, params: SMPLXParams) -> SMPLXParams:
+        """``params`` with betas and expression fitted to the body model's sizes (truncated or
+        zero-padded; the network regresses 10 of each)."""
+        m = self.body_model
+        return replace(params, betas=fit_coefficients(params.betas, m.num_betas),
+                       expression=fit_coefficients(params.expression, m.num_expression))
+
     def predict(self, out: WholeBodyOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
         """The body model on the merged parameters; translation already in the image's camera."""
-        params = out.params
+        params = self.model_params(out.params)
         model_out = self.body_model(replace(params, transl=torch.zeros_like(params.transl)))
         return BodyPrediction(params=params, joints=model_out.joints[:, self.joint_index],
                               vertices=model_out.vertices, transl=params.transl)
@@ -113,10 +159,13 @@ class WholeBodyObjective(FlaggedObjective):
         flags = [_params_valid(batch, n) for n, _ in ROTATION_GROUPS]
         has_rot = None if flags[0] is None else torch.cat([f[:, None].expand(-1, k) for f, (_, k)
                                                            in zip(flags, ROTATION_GROUPS)], dim=1)
-        return ParamTargets(pred_rotations=rotations(out.params), gt_rotations=rotations(batch.params),
-                            has_rotations=has_rot, pred_betas=out.params.betas, gt_betas=batch.params.betas,
-                            has_betas=_params_valid(batch, "betas"), pred_expression=out.params.expression,
-                            gt_expression=batch.params.expression, has_expression=_params_valid(batch, "expression"))
+        pred, gt = out.params, batch.params
+        nb, ne = pred.betas.shape[1], pred.expression.shape[1]  # compared at the network's sizes
+        return ParamTargets(pred_rotations=rotations(pred), gt_rotations=rotations(gt), has_rotations=has_rot,
+                            pred_betas=pred.betas, gt_betas=fit_coefficients(gt.betas, nb),
+                            has_betas=_params_valid(batch, "betas"), pred_expression=pred.expression,
+                            gt_expression=fit_coefficients(gt.expression, ne),
+                            has_expression=_params_valid(batch, "expression"))
 
     def segm_logits(self, out: WholeBodyOutput) -> None:
         return None  # the body's part maps are in its crop; L_segm belongs to the body stage
@@ -156,8 +205,9 @@ def load_part_inits(net: WholeBodyNetwork, inits: PartInits) -> list[str]:
         if ckpt.meta.kind != f"subnet:{role}":
             raise ValueError(f"wholebody.init_parts.{role}={folder}: holds a {ckpt.meta.kind!r} network, not the "
                              f"{role} subnetwork; point it at a checkpoint of the {role} stage")
+        section = "network.*" if role == "body" else f"wholebody.{role}.*"
         getattr(net, role).load_shared_weights(ckpt.network.state_dict(),
-                                               source=f"wholebody.init_parts.{role}={folder}")
+                                               source=f"wholebody.init_parts.{role}={folder} (settings: {section})")
         dropped = " (part-only branches dropped)" if ckpt.meta.part_only else ""
         notes.append(f"{role} subnetwork from {folder}{dropped}")
     return notes

@@ -47,10 +47,10 @@ from robosmplx_core.nets.wholebody import WholeBodyNetwork, WholeBodyOutput
 from robosmplx_core.types import SMPLXParams
 from training.eval_data import datasets_for
 from training.part_eval import ground_truth_meshes, mesh_errors_mm, to_body_model
-from training.robustness import EvalItem
-from training.wholebody import person_boxes
+from training.robustness import EvalItem, Perturbation, perturb
+from training.wholebody import person_boxes, shifted_boxes
 
-__all__ = ["ALIASES", "WHOLEBODY_METRICS", "WholeBodyEvaluator"]
+__all__ = ["ALIASES", "WHOLEBODY_METRICS", "WholeBodyEvaluator", "perturb_wholebody"]
 
 WHOLEBODY_METRICS: tuple[str, ...] = (
     "mpjpe_all_mm", "pa_mpjpe_all_mm", "mpjpe_body_mm", "pa_mpjpe_body_mm", "mpjpe_hands_mm", "pa_mpjpe_hands_mm",
@@ -116,7 +116,11 @@ class WholeBodyEvaluator:
         """The network's output for a batch of B full images, run as in training."""
         batch = self._collate(items)
         images = normalize_images(batch.image.to(self.device))
-        return self.network(images, person_boxes(batch).to(self.device), batch.K.to(self.device))
+        boxes = person_boxes(batch)
+        given = [i for i, item in enumerate(items) if item.person_box_xyxy is not None]
+        if given:  # the robustness protocol's shifted boxes
+            boxes[given] = torch.stack([items[i].person_box_xyxy for i in given]).to(boxes)
+        return self.network(images, boxes.to(self.device), batch.K.to(self.device))
 
     def predict(self, items: Sequence[EvalItem]) -> SMPLXParams:
         """The network's merged SMPL-X parameters (B), on the evaluator's device."""
@@ -178,3 +182,15 @@ def _mask(indices: Sequence[int], size: int) -> torch.Tensor:
     out = torch.zeros(size, dtype=torch.bool)
     out[list(indices)] = True
     return out
+
+
+def perturb_wholebody(item: EvalItem, perturbation: Perturbation) -> EvalItem:
+    """The robustness protocol for a whole-body network: a location perturbation (translate x / y
+    by box sides, scale) moves the PERSON BOX given to the network (an imprecise detector) over
+    the unchanged image; rotation and the image variants change the image as for the
+    subnetworks (``training.robustness.perturb``), the box then following the labels."""
+    if perturbation.kind != "location":
+        return perturb(item, perturbation)
+    box = person_boxes(collate_training_samples([item.sample]))
+    moved = shifted_boxes(box, translate=perturbation.translate, scale=perturbation.scale)[0]
+    return dataclasses.replace(item, person_box_xyxy=moved)

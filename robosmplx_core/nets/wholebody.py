@@ -22,8 +22,7 @@ Steps for B people (row b of every input belongs to person b):
    ``geometry.camera.crop_cam_to_full_transl`` (focal ``K[0, 0]``, principal point ``K[:2, 2]``;
    square pixels assumed).
 
-Part order everywhere: ``PART_BOX_NAMES = ("left_hand", "right_hand", "face")
-_Named = dict[str, torch.Tensor]  # flat subnetwork outputs by output name, inside forward_flat only``.
+Part order everywhere: ``PART_BOX_NAMES = ("left_hand", "right_hand", "face")``.
 Glossary: B batch, H x W full image, C feature channels.
 """
 

@@ -27,7 +27,7 @@ from robosmplx_core.data.datasets import from_synthetic
 from robosmplx_core.data.datasets.common import PARAM_FIELDS, collate_training_samples
 from robosmplx_core.nets.checkpoint import save_checkpoint
 from robosmplx_core.nets.specs import part_spec
-from robosmplx_core.nets.subnet import PartSubnetwork
+from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, TINY_SUBNET_KWARGS, randomize_heads
 from robosmplx_core.nets.wholebody import WholeBodyNetwork
 from robosmplx_core.types import SMPLXParams
@@ -36,7 +36,8 @@ from training.eval_cli import METRIC_LABELS, wholebody_image_size
 from training.robustness import EvalItem, perturb, robustness_protocol
 from training.state import CONFIG_FILE
 from training.validation import network_outputs
-from training.wholebody_eval import ALIASES, WHOLEBODY_METRICS, WholeBodyEvaluator
+from training.wholebody import person_boxes
+from training.wholebody_eval import ALIASES, WHOLEBODY_METRICS, WholeBodyEvaluator, perturb_wholebody
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = robustness_protocol()
@@ -130,7 +131,7 @@ def test_robustness_writes_the_chart(checkpoint, tmp_path) -> None:
     assert list(results) == [p.name for p in PROTOCOL]
     for name, metrics in results.items():
         assert all(metrics[m]["used"] == 2 and metrics[m]["mean"] > 0 for m in WHOLEBODY_METRICS), name
-    # the shift moves the whole image content, and the person box with it: other predictions
+    # the shift moves the person box given to the network: other predictions
     assert results["translate_x+0.2"]["pa_mpjpe_all_mm"]["mean"] != results["normal"]["pa_mpjpe_all_mm"]["mean"]
     assert Path(entry["chart"]) == tmp_path / "robustness_synthetic.png"
     image = cv2.imread(entry["chart"])
@@ -201,6 +202,29 @@ def test_runs_the_network_as_in_training(model, items) -> None:
                                                                               expect.right_hand_pose)
     values = ev(items)
     assert all(bool(torch.isfinite(v).all()) for v in values.values())
+
+
+def test_location_perturbations_move_the_person_box(model, items) -> None:
+    """Whole-body protocol: translate / scale move the box over the unchanged image (a detector
+    box off by 0.2 of its side, or 1.3x too big); the evaluator gives the network that box."""
+    base = person_boxes(collate_training_samples([it.sample for it in items]))
+    w, h = base[:, 2] - base[:, 0], base[:, 3] - base[:, 1]
+    by_name = {p.name: p for p in PROTOCOL}
+    moved = [perturb_wholebody(it, by_name["translate_x+0.2"]) for it in items]
+    assert all(m.sample is it.sample for m, it in zip(moved, items))  # image and labels unchanged
+    boxes = torch.stack([m.person_box_xyxy for m in moved])
+    assert torch.allclose(boxes[:, 0] - base[:, 0], 0.2 * w) and torch.allclose(boxes[:, 3], base[:, 3])
+    zoomed = torch.stack([perturb_wholebody(it, by_name["scale_1.3"]).person_box_xyxy for it in items])
+    assert torch.allclose(zoomed[:, 3] - zoomed[:, 1], 1.3 * h, atol=1e-4)
+    rotated = perturb_wholebody(items[0], by_name[PROTOCOL[-1].name])
+    assert rotated.person_box_xyxy is None and not torch.equal(rotated.sample.image, items[0].sample.image)
+    net = _network()
+    ev = WholeBodyEvaluator(network=net, body_model=model)
+    with torch.no_grad():
+        expect = net(normalize_images(collate_training_samples([it.sample for it in items]).image), boxes,
+                     collate_training_samples([it.sample for it in items]).K).params
+    assert torch.allclose(ev.predict(moved).body_pose, expect.body_pose)
+    assert not torch.allclose(ev.predict(items).body_pose, expect.body_pose)
 
 
 def _unlabel(item: EvalItem, *names: str) -> EvalItem:

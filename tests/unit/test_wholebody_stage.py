@@ -27,7 +27,7 @@ from robosmplx_core.nets.crop import center_size_to_boxes, crop_to_image
 from robosmplx_core.nets.specs import HAND_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
 from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, TINY_SUBNET_KWARGS, randomize_heads
-from robosmplx_core.nets.wholebody import WholeBodyNetwork
+from robosmplx_core.nets.wholebody import PART_JOINT_INDICES_137, WholeBodyNetwork
 from robosmplx_core.losses import LossWeights
 from training.config import PartInits, load_train_config
 from training.objective import ObjectiveConfig
@@ -54,7 +54,7 @@ def batch(model):
     return collate_training_samples([from_synthetic(ds[i]) for i in range(2)])
 
 
-def test_person_boxes_are_the_labelled_joint_extent(batch) -> None:
+def test_person_boxes_are_the_mask_else_the_labelled_joint_extent(batch) -> None:
     j = batch.joints2d.shape[1]
     xy = torch.zeros(2, j, 2)
     xy[0, 3], xy[0, 7], xy[0, 9] = torch.tensor([10.0, 20.0]), torch.tensor([30.0, 5.0]), torch.tensor([99.0, 99.0])
@@ -63,8 +63,15 @@ def test_person_boxes_are_the_labelled_joint_extent(batch) -> None:
     visible[1, 5] = True  # one joint only: the whole image
     conf = torch.ones(2, j)
     conf[0, 9] = 0.0  # labelled as missing: ignored even though "visible"
-    b = dataclasses.replace(batch, joints2d=xy, joints_visible=visible, joints2d_conf=conf)
+    no_mask = torch.zeros(2, dtype=torch.bool)
+    b = dataclasses.replace(batch, joints2d=xy, joints_visible=visible, joints2d_conf=conf, has_person_mask=no_mask)
     assert person_boxes(b).tolist() == [[10.0, 5.0, 30.0, 20.0], [0.0, 0.0, 128.0, 128.0]]
+    xy[0, 7] = torch.tensor([12.0, 21.0])  # a 2 x 1 px box is degenerate: the whole image
+    assert person_boxes(b)[0].tolist() == [0.0, 0.0, 128.0, 128.0]
+    mask = torch.zeros(2, 128, 128, dtype=torch.bool)
+    mask[0, 40:90, 20:61] = True  # rows 40..89, columns 20..60: pixels span [20, 61] x [40, 90]
+    b = dataclasses.replace(b, person_mask=mask, has_person_mask=torch.tensor([True, True]))
+    assert person_boxes(b).tolist() == [[20.0, 40.0, 61.0, 90.0], [0.0, 0.0, 128.0, 128.0]]  # empty mask: joints
 
 
 def test_box_targets_are_the_enlarged_boxes_in_the_network_convention(model, batch) -> None:
@@ -82,6 +89,37 @@ def test_box_targets_are_the_enlarged_boxes_in_the_network_convention(model, bat
     assert torch.allclose(pixels[:, 0], torch.tensor([[84.0, 34.0, 116.0, 66.0]] * 2), atol=1e-4)
     assert torch.allclose(pixels[:, 2], torch.tensor([[57.0, 23.0, 71.0, 37.0]] * 2), atol=1e-4)
     assert gt["box_valid"].tolist() == [[1.0, 1.0, 1.0]] * 2
+
+
+def test_box_targets_match_the_network_boxes(model, batch) -> None:
+    """Ground-truth boxes equal to the tight extents of the joints the network boxes: the
+    target is exactly what WholeBodyNetwork._part_boxes computes with a zero box head."""
+    net = WholeBodyNetwork.from_config(TINY_NETWORK_CONFIG)
+    joints = torch.rand(2, 137, 3, generator=torch.Generator().manual_seed(0)) - 0.5
+    body_boxes = torch.tensor([[14.0, 4.0, 114.0, 104.0], [-10.0, -10.0, 138.0, 138.0]])
+    boxes = net._part_boxes(joints, torch.zeros(2, net.body.backbone.out_channels), body_boxes)
+    tight = {}
+    for name, idx in PART_JOINT_INDICES_137.items():
+        px = crop_to_image(joints[:, idx, :2], body_boxes)  # (2, K, 2) pixels
+        lo, hi = px.min(dim=1).values, px.max(dim=1).values
+        tight[name] = torch.cat([(lo + hi) / 2, (hi - lo).amax(dim=1, keepdim=True)], dim=1)
+    b = dataclasses.replace(batch, left_hand_box_cxcys=tight["left_hand"], right_hand_box_cxcys=tight["right_hand"],
+                            face_box_cxcys=tight["face"])
+    objective = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=LossWeights(
+        segmentation=0.0, contrastive=0.0)), part_box_scales=net.part_box_scales)
+    pred = boxes["part_box_center_scale"]
+    _, gt = objective.box_terms(SimpleNamespace(body_boxes_xyxy=body_boxes, part_box_center_scale=pred), b)
+    assert torch.allclose(gt["box_centers"], pred[..., :2], atol=1e-5)
+    assert torch.allclose(gt["box_scales"], pred[..., 2:], atol=1e-5)
+
+
+def test_volume_targets_are_in_the_body_crop(model, batch) -> None:
+    objective = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=LossWeights(
+        segmentation=0.0, contrastive=0.0)))
+    body_boxes = torch.tensor([[14.0, 4.0, 114.0, 104.0], [-10.0, -10.0, 138.0, 138.0]])
+    xy = objective.volume_xy(SimpleNamespace(body_boxes_xyxy=body_boxes), batch, 128)
+    assert torch.allclose(crop_to_image(xy, body_boxes), batch.joints2d, atol=1e-4)
+    assert torch.allclose(xy[0, 0], (batch.joints2d[0, 0] - torch.tensor([64.0, 54.0])) / 50.0)
 
 
 def test_objective_is_zero_at_the_ground_truth(model, batch) -> None:
@@ -112,9 +150,9 @@ def test_part_inits_load_the_part_stage_weights(tmp_path) -> None:
     assert all(torch.equal(v, theirs[k]) for k, v in mine.items() if not k.startswith("regressor_out"))
     with pytest.raises(ValueError, match=r"init_parts.face=.*holds a 'subnet:hand' network, not the face subnetwork"):
         load_part_inits(net, PartInits(face=str(tmp_path / "hand")))
-    wide = PartSubnetwork.from_config(HAND_SPEC, SubnetConfig(**{**TINY_SUBNET_KWARGS, "hidden_channels": 48}),
-                                      part_only=True)
-    save_checkpoint(tmp_path / "wide", network=wide, config=SubnetConfig(**{**TINY_SUBNET_KWARGS, "hidden_channels": 48}))
+    wide_config = SubnetConfig(**{**TINY_SUBNET_KWARGS, "hidden_channels": 48})
+    wide = PartSubnetwork.from_config(HAND_SPEC, wide_config, part_only=True)
+    save_checkpoint(tmp_path / "wide", network=wide, config=wide_config)
     with pytest.raises(ValueError, match=r"different hand subnetwork architecture"):
         load_part_inits(net, PartInits(hand=str(tmp_path / "wide")))
 
@@ -166,5 +204,7 @@ def test_wholebody_config_errors_say_how_to_fix() -> None:
         load_train_config(CONFIG, [*TINY, "objective.weights.contrastive=1"])
     with pytest.raises(ValueError, match=r"render_size \(16\) must be the part-map side, training image side / 4 = 32"):
         load_train_config(CONFIG, [*TINY, "objective.render_size=16"])
+    with pytest.raises(ValueError, match=r"wholebody.\* settings apply to stage wholebody only"):
+        load_train_config(ROOT / "training" / "configs" / "synthetic_body.yaml", ["wholebody.init_parts.hand=x"])
     cfg = load_train_config(CONFIG)
     assert cfg.network_config.hand.input_size == 64 and cfg.network_config.body.input_size == 128
