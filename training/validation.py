@@ -3,8 +3,8 @@
 - body: ``training.evaluate`` (MPJPE, PA-MPJPE, PVE on the 137 joints / the mesh, mm) and,
   once, the validation set's own mean pose as a reference;
 - hand / face: ``training.part_eval.PartEvaluator`` (root-aligned at the wrist / neck);
-- wholebody: ``robosmplx_core.eval.wholebody_errors_mm`` on the assembled network's SMPL-X
-  (all / body / hands / face joints and the mesh) plus the mean IoU of its part boxes with the
+- wholebody: ``training.wholebody_eval.WholeBodyEvaluator`` (the metrics of ``robosmplx eval``:
+  all / body / hands / face joints and the mesh) plus the mean IoU of its part boxes with the
   ground-truth boxes enlarged like the L_box targets; ``mpjpe_mm`` = all 137 joints.
 
 Each validation also writes two image panels of the first validation images: ground-truth
@@ -22,18 +22,18 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from robosmplx_core.data.datasets.common import from_synthetic
-from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticSample, collate_samples
-from robosmplx_core.eval import MetricAccumulator
-from robosmplx_core.eval.wholebody import WHOLEBODY137_PARTS, wholebody_errors_mm
+from robosmplx_core.data.datasets.common import collate_training_samples, from_synthetic
+from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.geometry.projection import perspective_projection
+from robosmplx_core.nets.crop import center_size_to_boxes
 from robosmplx_core.nets.subnet import normalize_images
 from training.evaluate import evaluate, mean_pose
 from training.logs import RunLog, draw_joints, draw_mesh
 from training.objective import FlaggedObjective
 from training.part_eval import PartEvaluator
 from training.robustness import EvalItem
-from training.wholebody import BOX_FIELDS, WholeBodyObjective, wholebody_inputs
+from training.wholebody import WholeBodyObjective, enlarged_part_boxes, wholebody_inputs
+from training.wholebody_eval import WholeBodyEvaluator
 
 __all__ = ["PANEL_SIZE", "samples_to", "network_outputs", "Validator", "box_iou"]
 
@@ -102,31 +102,24 @@ class Validator:
         """Hand / face: ``PartEvaluator``'s mean metrics (mm) on the held-out set (CPU)."""
         items = [EvalItem(sample=from_synthetic(s)) for s in samples_to(val, torch.device("cpu"))]
         evaluator = PartEvaluator(network=net, body_model=self.objective.body_model)
-        sums: dict[str, list[float]] = {}
-        for start in range(0, len(items), BATCH):
-            for name, values in evaluator(items[start:start + BATCH]).items():
-                sums.setdefault(name, []).extend(v for v in values.tolist() if v == v)  # NaN = no value
-        return {k: sum(v) / len(v) for k, v in sums.items() if v}
+        return _means([evaluator(items[start:start + BATCH]) for start in range(0, len(items), BATCH)])
 
     def _wholebody(self, net: nn.Module, val: Sequence[SyntheticSample]) -> dict[str, float]:
+        """``WholeBodyEvaluator``'s mean metrics (mm) on the held-out set (CPU) and the mean IoU
+        of the part boxes with the L_box targets."""
         objective = self.objective
         assert isinstance(objective, WholeBodyObjective)
-        acc = MetricAccumulator()
-        ious = []
-        for start in range(0, len(val), BATCH):
-            batch = collate_samples(list(val[start:start + BATCH]))
-            out = network_outputs(net, "wholebody", batch)
-            pred = objective.predict(out, batch.K, int(batch.image.shape[-1]))
-            gt = objective.body_model(replace(objective.model_params(batch.params),
-                                              transl=torch.zeros_like(batch.params.transl)))
-            errors = wholebody_errors_mm(pred.joints.double(), gt.joints[:, objective.joint_index].double(),
-                                         parts=WHOLEBODY137_PARTS, pred_vertices=pred.vertices.double(),
-                                         gt_vertices=gt.vertices.double())
-            acc.update(**errors.as_dict())
-            ious.append(box_iou(out.part_boxes_xyxy, _target_boxes(batch, objective.box_scales)))
-        means = {k: float(v) for k, v in acc.summary().means.items() if v is not None and v == v}
-        means.update(mpjpe_mm=means["mpjpe_all_mm"], pa_mpjpe_mm=means["pa_mpjpe_all_mm"], pve_mm=means["pve_all_mm"],
-                     part_box_iou=float(torch.cat(ious).mean()))
+        items = [EvalItem(sample=from_synthetic(s)) for s in samples_to(val, torch.device("cpu"))]
+        evaluator = WholeBodyEvaluator(network=net, body_model=objective.body_model)
+        per_batch, ious = [], []
+        for start in range(0, len(items), BATCH):
+            chunk = items[start:start + BATCH]
+            out = evaluator.forward(chunk)
+            per_batch.append(evaluator.metrics(out.params, chunk))
+            target = enlarged_part_boxes(collate_training_samples([it.sample for it in chunk]), objective.box_scales)
+            ious.append(box_iou(out.part_boxes_xyxy.cpu(), center_size_to_boxes(target[..., :2], target[..., 2])))
+        means = _means(per_batch)
+        means["part_box_iou"] = float(torch.cat(ious).mean())
         return means
 
     def _panels(self, net: nn.Module, val: Sequence[SyntheticSample], log: RunLog, step: int) -> None:
@@ -141,8 +134,10 @@ class Validator:
         log.images(step, "val/predicted_mesh", draw_mesh(batch.image, verts_cam, self.objective.faces, batch.K))
 
 
-def _target_boxes(batch: SyntheticBatch, scales: torch.Tensor) -> torch.Tensor:
-    """(B, 3, 4) xyxy ground-truth part boxes enlarged by ``scales`` (3,) (the L_box targets)."""
-    gt = torch.stack([getattr(batch, f) for f in BOX_FIELDS], dim=1)
-    half = (gt[..., 2:] * scales.to(gt)[None, :, None]) * 0.5
-    return torch.cat([gt[..., :2] - half, gt[..., :2] + half], dim=-1)
+def _means(per_batch: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Mean of each metric's per-sample values (B,) over all batches, NaN (no value) skipped."""
+    sums: dict[str, list[float]] = {}
+    for values in per_batch:
+        for name, v in values.items():
+            sums.setdefault(name, []).extend(x for x in v.tolist() if x == x)
+    return {k: sum(v) / len(v) for k, v in sums.items() if v}

@@ -37,13 +37,13 @@ from robosmplx_core.nets.crop import box_center_size
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.wholebody import WholeBodyNetwork, WholeBodyOutput
 from training.config import PartInits, TrainConfig
-from robosmplx_core.types import SMPLXParams
 from training.objective import BodyPrediction, FlaggedObjective, ObjectiveConfig, ParamTargets
+from training.part_eval import to_body_model
 from training.part_objective import fit_coefficients
 from training.targets import BatchWeights
 
-__all__ = ["ROTATION_GROUPS", "BOX_FIELDS", "MIN_BOX_FRACTION", "person_boxes", "shifted_boxes", "wholebody_inputs", "WholeBodyObjective",
-           "build_wholebody_network", "load_part_inits", "objective_for"]
+__all__ = ["ROTATION_GROUPS", "BOX_FIELDS", "MIN_BOX_FRACTION", "person_boxes", "shifted_boxes", "enlarged_part_boxes",
+           "wholebody_inputs", "WholeBodyObjective", "build_wholebody_network", "load_part_inits", "objective_for"]
 
 ROTATION_GROUPS: tuple[tuple[str, int], ...] = (("global_orient", 1), ("body_pose", 21), ("left_hand_pose", 15),
                                                 ("right_hand_pose", 15), ("jaw_pose", 1))
@@ -104,6 +104,14 @@ def shifted_boxes(boxes_xyxy: torch.Tensor, *, translate: tuple[float, float] = 
     return torch.cat([center - 0.5 * scale * size, center + 0.5 * scale * size], dim=1)
 
 
+def enlarged_part_boxes(batch: TrainingBatch | SyntheticBatch, scales: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) ground-truth left hand, right hand and face boxes ``(cx, cy, side)`` in image
+    pixels, their sides times ``scales`` (3,): what the whole-body network's part crops aim at
+    (the L_box targets)."""
+    gt = torch.stack([getattr(batch, f) for f in BOX_FIELDS], dim=1)
+    return torch.cat([gt[..., :2], gt[..., 2:] * scales.to(gt)[None, :, None]], dim=-1)
+
+
 def wholebody_inputs(batch: TrainingBatch | SyntheticBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """(person boxes (B, 4), intrinsics (B, 3, 3)): the whole-body network's inputs besides
     the normalised images."""
@@ -136,16 +144,9 @@ class WholeBodyObjective(FlaggedObjective):
                              "crop-aligned part maps, no positive pairs in the whole-body stage)")
         self.register_buffer("box_scales", torch.tensor(part_box_scales, dtype=torch.float32), persistent=False)
 
-    def model_params(self, params: SMPLXParams) -> SMPLXParams:
-        """``params`` with betas and expression fitted to the body model's sizes (truncated or
-        zero-padded; the network regresses 10 of each)."""
-        m = self.body_model
-        return replace(params, betas=fit_coefficients(params.betas, m.num_betas),
-                       expression=fit_coefficients(params.expression, m.num_expression))
-
     def predict(self, out: WholeBodyOutput, K: torch.Tensor, crop_size: int) -> BodyPrediction:
         """The body model on the merged parameters; translation already in the image's camera."""
-        params = self.model_params(out.params)
+        params = to_body_model(self.body_model, out.params)  # betas / expression fitted to the model
         model_out = self.body_model(replace(params, transl=torch.zeros_like(params.transl)))
         return BodyPrediction(params=params, joints=model_out.joints[:, self.joint_index],
                               vertices=model_out.vertices, transl=params.transl)
@@ -180,14 +181,14 @@ class WholeBodyObjective(FlaggedObjective):
 
     def box_terms(self, out: WholeBodyOutput, batch: TrainingBatch | SyntheticBatch) -> tuple[dict, dict]:
         """L_box: predicted and ground-truth (cx, cy) and side in body-crop normalised units."""
-        gt = torch.stack([getattr(batch, f) for f in BOX_FIELDS], dim=1)  # (B, 3, 3) image pixels
+        gt = enlarged_part_boxes(batch, self.box_scales)  # (B, 3, 3) image pixels
         center, size = box_center_size(out.body_boxes_xyxy.detach())
         half = 0.5 * size[:, 0, None, None]
         pred = out.part_box_center_scale
         valid = batch.boxes_valid.to(gt.dtype) if isinstance(batch, TrainingBatch) else None
         return ({"box_centers": pred[..., :2], "box_scales": pred[..., 2:]},
-                {"box_centers": (gt[..., :2] - center[:, None]) / half,
-                 "box_scales": gt[..., 2:] * self.box_scales.to(gt)[None, :, None] / half, "box_valid": valid})
+                {"box_centers": (gt[..., :2] - center[:, None]) / half, "box_scales": gt[..., 2:] / half,
+                 "box_valid": valid})
 
 
 def load_part_inits(net: WholeBodyNetwork, inits: PartInits) -> list[str]:
