@@ -22,6 +22,7 @@ Rendering time is reported separately and not counted in the budget. Prints and 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import statistics
@@ -68,13 +69,17 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> di
     net = PartSubnetwork.from_config(BODY_SPEC, config)
     start = mean_pose(pool)  # HMR-style: the regressor starts at the training set's mean
     net.set_mean(rotmats=start.rotations, betas=start.betas)
-    objective = BodyObjective(body_model=model, config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
+    loss_model = model if args.device == "cpu" else copy.deepcopy(model)
+    objective = BodyObjective(body_model=loss_model,
+                              config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
+    net, objective = net.to(args.device), objective.to(args.device)
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
                                           augment=not args.no_augment))
     tail = history.losses[-max(1, len(history.losses) // 10):]
     if args.save is not None:  # a body-subnetwork checkpoint (robosmplx_core.nets.checkpoint)
-        save_checkpoint(args.save / name.strip("+").split()[0], network=net, config=config, part="body")
+        save_checkpoint(args.save / name.strip("+").split()[0], network=net.cpu(), config=config, part="body")
+        net.to(args.device)
     return {"variant": name, "steps": history.steps, "train_seconds": round(history.seconds, 1),
             "images_seen": history.steps * 2 * args.pairs, "loss_first": round(history.losses[0], 4),
             "loss_last_10pct_mean": round(statistics.fmean(tail), 4),
@@ -117,8 +122,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--workers", type=int, default=2, help="rendering processes")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu",
+                    help="where the network trains and is evaluated (cuda: a diagnosis run; issue 5's goal is on the CPU)")
     ap.add_argument("--save", type=Path, default=None, help="save each trained network under this folder")
     args = ap.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: this torch build sees no CUDA device; use --device cpu")
     torch.set_num_threads(args.threads)
     model = BodyModel.load(use_face_contour=True)
     t0 = time.perf_counter()

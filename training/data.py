@@ -41,7 +41,7 @@ from robosmplx_core.data.datasets.common import TrainingBatch, TrainingSample, c
 from robosmplx_core.data.datasets.common import from_synthetic
 from robosmplx_core.data.synthetic import SyntheticDataset, SyntheticSample
 from training.config import DataConfig, TrainConfig
-from training.loop import render_pool
+from training.loop import batch_to, render_pool  # noqa: F401  (batch_to: re-exported)
 from training.sample_augment import augment_training_sample, training_positive_pair
 from training.sources import DATASETS, DatasetBuilder, build_training_set, skipped_counts
 
@@ -210,12 +210,3 @@ def validation_samples(cfg: DataConfig, model: BodyModel, *, workers: int = 0,
     val = dataclasses.replace(cfg.train, seed=cfg.val_seed, length=cfg.val_size)
     return render_pool(SyntheticDataset(config=val, model=model), cfg.val_size, workers=workers, desc="render val",
                        progress=progress)
-
-
-def batch_to(batch: TrainingBatch, device: torch.device) -> TrainingBatch:
-    """Every tensor of ``batch`` on ``device``."""
-    if device.type == "cpu":
-        return batch
-    moved = {f.name: getattr(batch, f.name).to(device, non_blocking=True) for f in dataclasses.fields(batch)
-             if isinstance(getattr(batch, f.name), torch.Tensor)}
-    return dataclasses.replace(batch, params=batch.params.to(device), **moved)

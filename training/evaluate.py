@@ -19,6 +19,7 @@ from robosmplx_core.data.augment import translate_scale
 from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.eval import MetricAccumulator, mpjpe_mm, pa_mpjpe_mm, pve_mm, root_points
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
+from training.loop import batch_to
 from training.objective import PELVIS, BodyObjective
 
 SHIFTS: dict[str, dict] = {  # the paper's positional protocol (tables 4, 5, 7)
@@ -58,12 +59,16 @@ def chordal_mean(rotations: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, net: PartSubnetwork | None = None,
              baseline: MeanPose | None = None, batch_size: int = 16) -> dict[str, float | None]:
-    """MPJPE / PA-MPJPE / PVE (mm) of ``net`` (or of the constant ``baseline``) on ``samples``."""
+    """MPJPE / PA-MPJPE / PVE (mm) of ``net`` (or of the constant ``baseline``) on ``samples``.
+
+    Runs on the device of ``net`` (``objective`` must be on it too); the baseline on the CPU.
+    """
     if (net is None) == (baseline is None):
         raise ValueError("evaluate: pass exactly one of net= and baseline=")
     acc = MetricAccumulator()
+    device = next(objective.body_model.parameters(), torch.empty(0)).device if net is None else next(net.parameters()).device
     for start in range(0, len(samples), batch_size):
-        batch = collate_samples(list(samples[start:start + batch_size]))
+        batch = batch_to(collate_samples(list(samples[start:start + batch_size])), device)
         b = batch.image.shape[0]
         if net is not None:
             out = net(normalize_images(batch.image))

@@ -11,6 +11,7 @@ appends each anchor's positive (``positive_pair``: location + colour only) so th
 from __future__ import annotations
 
 import copy as copy_module
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from robosmplx_core.data.augment import AugmentConfig, augment_sample, positive_pair
-from robosmplx_core.data.synthetic import SyntheticDataset, SyntheticSample, collate_samples
+from robosmplx_core.data.datasets.common import TrainingBatch
+from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticDataset, SyntheticSample, collate_samples
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from training.objective import BodyObjective
 
@@ -71,6 +73,15 @@ def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc
     return [copy(s) for s in tqdm(loader, total=count, desc=desc, unit="sample", leave=False, disable=not progress)]
 
 
+def batch_to(batch: TrainingBatch | SyntheticBatch, device: torch.device) -> TrainingBatch | SyntheticBatch:
+    """Every tensor of ``batch`` (and its ``params``) on ``device``; the same object on the CPU."""
+    if device.type == "cpu":
+        return batch
+    moved = {f.name: getattr(batch, f.name).to(device, non_blocking=True) for f in dataclasses.fields(batch)
+             if isinstance(getattr(batch, f.name), torch.Tensor)}
+    return dataclasses.replace(batch, params=batch.params.to(device), **moved)
+
+
 def _batch(pool: list[SyntheticSample], gen: torch.Generator, cfg: LoopConfig, positives: bool):
     idx = torch.randint(len(pool), (cfg.pairs_per_step if positives else 2 * cfg.pairs_per_step,), generator=gen)
     anchors = [augment_sample(pool[i], gen, cfg.augment_config) if cfg.augment else pool[i] for i in idx.tolist()]
@@ -81,8 +92,13 @@ def _batch(pool: list[SyntheticSample], gen: torch.Generator, cfg: LoopConfig, p
 
 def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[SyntheticSample], *, seconds: float,
               config: LoopConfig | None = None, progress: bool = True) -> TrainHistory:
-    """Train ``net`` in place for ``seconds`` of wall time (whole steps; at least one)."""
+    """Train ``net`` in place for ``seconds`` of wall time (whole steps; at least one).
+
+    Batches are drawn and augmented on the CPU and moved to the device of ``net``'s parameters
+    (``net`` and ``objective`` must already be there).
+    """
     cfg = config or LoopConfig()
+    device = next(net.parameters()).device
     gen = torch.Generator().manual_seed(cfg.seed)
     positives = objective.config.weights.contrastive > 0
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
@@ -95,7 +111,7 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
         frac = min(elapsed / seconds, 1.0) if seconds > 0 else 1.0
         for group in opt.param_groups:  # cosine decay by wall time
             group["lr"] = cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
-        batch = _batch(pool, gen, cfg, positives)
+        batch = batch_to(_batch(pool, gen, cfg, positives), device)
         result = objective(net(normalize_images(batch.image)), batch, paired_positives=positives)
         opt.zero_grad(set_to_none=True)
         result.total.backward()

@@ -242,8 +242,9 @@ def _pair_terms(
     ``face`` (N,) int64, ``xy`` (2, N) pixel centres. Pairs farther than the margin outside
     the triangle (bounding-box corners) are left out: log(1 - D) = 0 and weight -inf."""
     sigma, gamma, near, far, margin2, with_parts = args
-    g = table[:9 if with_parts else 6].index_select(1, face)  # (6 or 9, N)
-    px, py = xy[0], xy[1]
+    # unbind, not g[i]: each indexing op's backward would write a zero (9, N) gradient
+    g = table[:9 if with_parts else 6].index_select(1, face).unbind(0)  # 6 or 9 rows of (N,)
+    px, py = xy.unbind(0)
     dist2, side = None, []
     for i, j in ((0, 1), (1, 2), (2, 0)):  # edge i runs from vertex i to vertex j
         ex, ey = g[j] - g[i], g[3 + j] - g[3 + i]
