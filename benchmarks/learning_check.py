@@ -108,7 +108,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=15.0, help="training wall time (per variant with --ablation)")
     ap.add_argument("--ablation", action="store_true", help="train the four table-11 variants")
     ap.add_argument("--json", type=Path, default=Path("out/benchmarks/learning_check.json"))
-    ap.add_argument("--train-samples", type=int, default=1500)
+    ap.add_argument("--train-samples", type=int, default=3000, help="training pool size (rendered once)")
     ap.add_argument("--test-samples", type=int, default=200)
     ap.add_argument("--image-size", type=int, default=128)
     ap.add_argument("--backbone", default="light")
