@@ -17,6 +17,8 @@ Module (LF, soft-argmax joints, part maps, L_segm) / + L_con with positives / + 
 prints a table of the same metrics, averaged over the normal and shifted held-out sets.
 
 Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
+``--device cuda`` trains and evaluates on a GPU (batches are still drawn and augmented on the
+CPU): a diagnosis of how the result scales with compute; the issue's goal is the CPU run.
 """
 
 from __future__ import annotations

@@ -61,12 +61,12 @@ def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, ne
              baseline: MeanPose | None = None, batch_size: int = 16) -> dict[str, float | None]:
     """MPJPE / PA-MPJPE / PVE (mm) of ``net`` (or of the constant ``baseline``) on ``samples``.
 
-    Runs on the device of ``net`` (``objective`` must be on it too); the baseline on the CPU.
+    Runs on the device of ``objective``'s body model (``net`` must be on it too).
     """
     if (net is None) == (baseline is None):
         raise ValueError("evaluate: pass exactly one of net= and baseline=")
     acc = MetricAccumulator()
-    device = next(objective.body_model.parameters(), torch.empty(0)).device if net is None else next(net.parameters()).device
+    device = next(objective.body_model.buffers()).device  # the body model's device (where net must be too)
     for start in range(0, len(samples), batch_size):
         batch = batch_to(collate_samples(list(samples[start:start + batch_size])), device)
         b = batch.image.shape[0]
@@ -74,7 +74,8 @@ def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, ne
             out = net(normalize_images(batch.image))
             _, joints, verts = objective.body(out.rotmats, out.betas)
         else:
-            _, joints, verts = objective.body(baseline.rotations.expand(b, 22, 3, 3), baseline.betas.expand(b, -1))
+            _, joints, verts = objective.body(baseline.rotations.to(device).expand(b, 22, 3, 3),
+                                              baseline.betas.to(device).expand(b, -1))
         gt_joints = batch.joints3d.double()
         gt_verts = objective.body_model(batch.params).vertices.double()  # camera frame, as gt_joints
         acc.update(mpjpe=mpjpe_mm(joints.double(), gt_joints, root=PELVIS),
