@@ -239,9 +239,11 @@ class Trainer:
         if self.cfg.grad_clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        scale = self.scaler.get_scale()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        if self.scaler.get_scale() >= scale:  # a lower scale: GradScaler skipped a non-finite step
+            self.scheduler.step()
         mean = mean_over_processes(torch.stack(losses).float().mean().reshape(1), self.env)
         return float(mean), terms
 

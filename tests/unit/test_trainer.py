@@ -137,3 +137,32 @@ def test_existing_run_folder_needs_resume(tmp_path) -> None:
     (tmp_path / "checkpoints" / "step_000002").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"already holds a run .* resume=.*step_XXXXXX, or pick another out_dir"):
         train(tiny(tmp_path, "steps=1"), progress=False)
+
+
+def test_a_step_the_grad_scaler_skips_leaves_weights_and_schedule(tmp_path) -> None:
+    """An fp16 overflow makes GradScaler skip the optimizer step; the LR schedule must not advance
+    then (else PyTorch warns and the schedule counts steps that never happened). CUDA AMP cannot
+    run here, so the scaler is torch's CPU GradScaler (the same skip logic) and the loss is made
+    non-finite on purpose."""
+    from training.data import MicroBatch
+    from training.distributed import init_distributed, shutdown
+    from training.trainer import Trainer
+
+    env = init_distributed("cpu")
+    try:
+        trainer = Trainer(tiny(tmp_path, "steps=2"), env, progress=False)
+        trainer.scaler = torch.amp.GradScaler("cpu", init_scale=8.0)
+        params = [p for p in trainer.net.parameters() if p.requires_grad]
+        factor = {"value": float("inf")}
+        trainer._micro_loss = lambda batch: (sum(p.sum() for p in params) * factor["value"], {})
+        before = [p.detach().clone() for p in params]
+        epoch = trainer.scheduler.last_epoch
+        trainer._train_step([MicroBatch(batch=None)])
+        assert trainer.scaler.get_scale() == 4.0 and trainer.scheduler.last_epoch == epoch
+        assert all(torch.equal(a, p) for a, p in zip(before, params))
+        factor["value"] = 1e-3  # a finite step moves the weights and the schedule
+        trainer._train_step([MicroBatch(batch=None)])
+        assert trainer.scheduler.last_epoch == epoch + 1
+        assert any(not torch.equal(a, p) for a, p in zip(before, params))
+    finally:
+        shutdown(env)
