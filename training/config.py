@@ -15,6 +15,7 @@ else 2N independently augmented samples, as in ``training/loop.py``). Each of W 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -222,18 +223,18 @@ class WholeBodyStageConfig:
 
     hand: SubnetConfig = field(default_factory=SubnetConfig)
     face: SubnetConfig = field(default_factory=SubnetConfig)
-    body_box_scale: float = 1.2
-    hand_box_scale: float = 1.6
-    face_box_scale: float = 1.4
-    min_part_box_px: float = 8.0
-    box_head_channels: int = 256
+    # the cropping fields and their defaults are NetworkConfig's (one source for both)
+    body_box_scale: float = NetworkConfig.body_box_scale
+    hand_box_scale: float = NetworkConfig.hand_box_scale
+    face_box_scale: float = NetworkConfig.face_box_scale
+    min_part_box_px: float = NetworkConfig.min_part_box_px
+    box_head_channels: int = NetworkConfig.box_head_channels
     init_parts: PartInits = field(default_factory=PartInits)
 
     def network_config(self, body: SubnetConfig) -> NetworkConfig:
         """The ``NetworkConfig`` of the whole-body network with ``body`` as its body subnetwork."""
-        return NetworkConfig(body=body, hand=self.hand, face=self.face, body_box_scale=self.body_box_scale,
-                             hand_box_scale=self.hand_box_scale, face_box_scale=self.face_box_scale,
-                             min_part_box_px=self.min_part_box_px, box_head_channels=self.box_head_channels)
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(NetworkConfig) if f.name != "body"}
+        return NetworkConfig(body=body, **shared)
 
 
 @dataclass(frozen=True)

@@ -77,15 +77,16 @@ def person_boxes(batch: TrainingBatch | SyntheticBatch) -> torch.Tensor:
     if isinstance(batch, TrainingBatch):
         labelled &= batch.joints2d_conf > 0
     boxes = _extent(batch.joints2d, labelled)
-    mask = batch.person_mask.flatten(1)
-    has_mask &= mask.any(dim=1)
+    cols, rows = batch.person_mask.any(dim=1), batch.person_mask.any(dim=2)  # (B, S) each
+    has_mask &= cols.any(dim=1)
     if bool(has_mask.any()):
-        s = batch.person_mask.shape[-1]
-        rows, cols = torch.meshgrid(torch.arange(s, device=mask.device), torch.arange(s, device=mask.device),
-                                    indexing="ij")
-        pixels = torch.stack([cols.flatten(), rows.flatten()], dim=-1).to(boxes.dtype)  # (S * S, 2) pixel corners
-        from_mask = _extent(pixels.expand(mask.shape[0], -1, -1), mask)
-        from_mask[:, 2:] += 1.0  # pixel (r, c) spans [c, c + 1] x [r, r + 1]
+        def first_last(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            first = occupied.to(torch.uint8).argmax(dim=1)
+            last = occupied.shape[1] - 1 - occupied.flip(1).to(torch.uint8).argmax(dim=1)
+            return first, last
+        (x0, x1), (y0, y1) = first_last(cols), first_last(rows)
+        # pixel (r, c) spans [c, c + 1] x [r, r + 1]
+        from_mask = torch.stack([x0, y0, x1 + 1, y1 + 1], dim=1).to(boxes.dtype)
         boxes = torch.where(has_mask[:, None], from_mask, boxes)
     side = (boxes[:, 2:] - boxes[:, :2]).amax(dim=1)
     ok = has_mask | (labelled.sum(dim=1) >= 2)
