@@ -16,6 +16,12 @@ paper): baseline regressor (no Localization Module, no L_con, no L_proj) / + Loc
 Module (LF, soft-argmax joints, part maps, L_segm) / + L_con with positives / + L_proj, and
 prints a table of the same metrics, averaged over the normal and shifted held-out sets.
 
+Two references show what a result is made of: each trained network's own mean prediction
+scored as a constant ("the image is worth N mm": how much of its result depends on the image at
+all), and the mean body pose given each sample's true global orientation (an oracle: what the
+orientation alone is worth). The table's ``orient`` column is the mean global-orientation
+error in degrees.
+
 Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
 ``--device cuda`` trains and evaluates on a GPU (batches are still drawn and augmented on the
 CPU): a diagnosis of how the result scales with compute; the issue's goal is the CPU run.
@@ -40,7 +46,7 @@ from robosmplx_core.nets.checkpoint import save_checkpoint
 from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
-from training.evaluate import SHIFTS, evaluate, mean_pose, shifted
+from training.evaluate import SHIFTS, evaluate, mean_pose, mean_prediction, shifted
 from training.loop import LoopConfig, render_pool, train_for
 from training.objective import BodyObjective, ObjectiveConfig
 
@@ -73,7 +79,9 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> di
     net.set_mean(rotmats=start.rotations, betas=start.betas)
     loss_model = model if args.device == "cpu" else copy.deepcopy(model)
     objective = BodyObjective(body_model=loss_model,
-                              config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4))
+                              config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4,
+                                                         **({} if args.volume_weight is None or not use_loc
+                                                            else {"volume_keypoints": args.volume_weight})))
     net, objective = net.to(args.device), objective.to(args.device)
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
@@ -87,7 +95,9 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> di
             "loss_last_10pct_mean": round(statistics.fmean(tail), 4),
             "parameters_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
             "train_pool_metrics": evaluate(objective, pool[:len(test)], net=net),
-            "metrics": evaluate_all(objective, test, net=net)}
+            "metrics": evaluate_all(objective, test, net=net),
+            # the network's own mean prediction for every image: what it scores without looking
+            "as_constant": evaluate(objective, test, baseline=mean_prediction(net, test))}
 
 
 def _mean_over_shifts(metrics: dict[str, dict], key: str) -> float:
@@ -95,14 +105,17 @@ def _mean_over_shifts(metrics: dict[str, dict], key: str) -> float:
 
 
 def table(rows: list[tuple[str, dict]]) -> str:
-    head = f"{'':24s} {'MPJPE':>8s} {'PA-MPJPE':>9s} {'PVE':>8s} | {'MPJPE shifted':>13s} {'PVE shifted':>11s}"
+    head = (f"{'':24s} {'MPJPE':>8s} {'PA-MPJPE':>9s} {'PVE':>8s} {'orient':>7s} | {'MPJPE shifted':>13s} "
+            f"{'PVE shifted':>11s}")
     lines = [head, "-" * len(head)]
     for name, metrics in rows:
         normal = metrics["normal"]
         shifted_only = {k: v for k, v in metrics.items() if k != "normal"}
-        lines.append(f"{name:24s} {normal['mpjpe_mm']:8.1f} {normal['pa_mpjpe_mm']:9.1f} {normal['pve_mm']:8.1f} | "
+        lines.append(f"{name:24s} {normal['mpjpe_mm']:8.1f} {normal['pa_mpjpe_mm']:9.1f} {normal['pve_mm']:8.1f} "
+                     f"{normal['orient_deg']:7.1f} | "
                      f"{_mean_over_shifts(shifted_only, 'mpjpe_mm'):13.1f} {_mean_over_shifts(shifted_only, 'pve_mm'):11.1f}")
-    return "\n".join(lines) + "\n(mm; 'shifted' = mean over translate x/y +-0.2 and scale 1.3 / 0.7)"
+    return "\n".join(lines) + ("\n(mm; orient = mean global-orientation error in degrees; 'shifted' = mean over "
+                               "translate x/y +-0.2 and scale 1.3 / 0.7)")
 
 
 def main() -> None:
@@ -118,6 +131,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=16, help="joint volume depth D")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--volume-weight", type=float, default=None,
+                    help="weight of the Localization Module's joint-volume keypoint term (default: ObjectiveConfig's)")
     ap.add_argument("--no-augment", action="store_true", help="train on the rendered crops as they are")
     ap.add_argument("--variant", choices=list(VARIANTS), default="+L_proj (RoboSMPLX)",
                     help="main mode: which variant to train (default: every module)")
@@ -139,16 +154,25 @@ def main() -> None:
     render_s = time.perf_counter() - t0
     base_objective = BodyObjective(body_model=model)
     baseline = evaluate_all(base_objective, test, baseline=mean_pose(pool))
+    # oracle: the mean body pose with each sample's true global orientation (what the right
+    # orientation alone is worth; the goal needs the body pose too below this)
+    oracle = evaluate(base_objective, test, baseline=mean_pose(pool), true_global_orient=True)
     names = list(VARIANTS) if args.ablation else [args.variant]
     runs = [run_variant(args, name, pool, test, model) for name in names]
     rows = [("mean-pose baseline", baseline)] + [(r["variant"], r["metrics"]) for r in runs]
     ratio = runs[-1]["metrics"]["normal"]["mpjpe_mm"] / baseline["normal"]["mpjpe_mm"]
     report = {"benchmark": "learning_check", "mode": "ablation" if args.ablation else "main",
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"}, "render_seconds": round(render_s, 1),
-              "mean_pose_baseline": baseline, "runs": runs,
+              "mean_pose_baseline": baseline, "mean_pose_with_true_orientation": oracle, "runs": runs,
               "mpjpe_ratio_vs_mean_pose": round(ratio, 3), "goal": "held-out MPJPE <= 0.5x the mean-pose baseline",
               "goal_met": ratio <= 0.5}
     print(table(rows))
+    for r in runs:  # how much of each result depends on the image at all
+        const = r["as_constant"]["mpjpe_mm"]
+        print(f"{r['variant']}: its own mean prediction as a constant scores MPJPE {const:.1f} "
+              f"(the image is worth {const - r['metrics']['normal']['mpjpe_mm']:.1f} mm)")
+    print(f"mean pose with each sample's true global orientation (oracle): MPJPE {oracle['mpjpe_mm']:.1f} "
+          f"({oracle['mpjpe_mm'] / baseline['normal']['mpjpe_mm']:.3f}x the baseline)")
     print(f"held-out MPJPE / mean-pose baseline: {ratio:.3f} (goal <= 0.5); rendering {render_s:.0f} s")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -2,10 +2,14 @@
 
 Metrics (``robosmplx_core.eval``, millimetres): MPJPE on the 137 whole-body joints after pelvis
 alignment, PA-MPJPE, and PVE on all vertices after pelvis alignment. Ground-truth joints are
-the sample's; ground-truth vertices come from the body model on the sample's parameters.
+the sample's; ground-truth vertices come from the body model on the sample's parameters. Also
+the mean angle (degrees) between predicted and true global orientation (``orient_deg``): the
+camera-frame orientation that MPJPE after pelvis alignment still pays for.
 
 The mean-pose baseline predicts, for every image, the same parameters: per-joint mean rotation
 of the training pool (chordal mean projected onto SO(3)) and the mean betas.
+``mean_prediction`` builds the same kind of constant from a network's own predictions: scoring
+it shows how much of a network's result depends on the image at all.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from robosmplx_core.data.augment import translate_scale
 from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.eval import MetricAccumulator, mpjpe_mm, pa_mpjpe_mm, pve_mm, root_points
+from robosmplx_core.geometry import geodesic_angle
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from training.loop import batch_to
 from training.objective import PELVIS, BodyObjective
@@ -58,13 +63,19 @@ def chordal_mean(rotations: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, net: PartSubnetwork | None = None,
-             baseline: MeanPose | None = None, batch_size: int = 16) -> dict[str, float | None]:
-    """MPJPE / PA-MPJPE / PVE (mm) of ``net`` (or of the constant ``baseline``) on ``samples``.
+             baseline: MeanPose | None = None, true_global_orient: bool = False,
+             batch_size: int = 16) -> dict[str, float | None]:
+    """MPJPE / PA-MPJPE / PVE (mm) and global-orientation error (degrees, ``orient_deg``) of
+    ``net`` (or of the constant ``baseline``) on ``samples``.
 
-    Runs on the device of ``objective``'s body model (``net`` must be on it too).
+    ``true_global_orient=True`` (baseline only) gives the constant each sample's true global
+    orientation: an oracle that shows how far the right orientation alone gets. Runs on the
+    device of ``objective``'s body model (``net`` must be on it too).
     """
     if (net is None) == (baseline is None):
         raise ValueError("evaluate: pass exactly one of net= and baseline=")
+    if true_global_orient and baseline is None:
+        raise ValueError("evaluate: true_global_orient=True needs baseline= (it replaces the constant's orientation)")
     acc = MetricAccumulator()
     device = next(objective.body_model.buffers()).device  # the body model's device (where net must be too)
     for start in range(0, len(samples), batch_size):
@@ -72,18 +83,39 @@ def evaluate(objective: BodyObjective, samples: Sequence[SyntheticSample], *, ne
         b = batch.image.shape[0]
         if net is not None:
             out = net(normalize_images(batch.image))
-            _, joints, verts = objective.body(out.rotmats, out.betas)
+            params, joints, verts = objective.body(out.rotmats, out.betas)
         else:
-            _, joints, verts = objective.body(baseline.rotations.to(device).expand(b, 22, 3, 3),
-                                              baseline.betas.to(device).expand(b, -1))
+            rotations = baseline.rotations.to(device).expand(b, 22, 3, 3)
+            if true_global_orient:
+                rotations = torch.cat([batch.params.global_orient[:, None].to(rotations), rotations[:, 1:]], dim=1)
+            params, joints, verts = objective.body(rotations, baseline.betas.to(device).expand(b, -1))
         gt_joints = batch.joints3d.double()
         gt_verts = objective.body_model(batch.params).vertices.double()  # camera frame, as gt_joints
         acc.update(mpjpe=mpjpe_mm(joints.double(), gt_joints, root=PELVIS),
                    pa_mpjpe=pa_mpjpe_mm(joints.double(), gt_joints),
                    pve=pve_mm(verts.double(), gt_verts, pred_root=root_points(joints.double(), PELVIS),
-                              gt_root=root_points(gt_joints, PELVIS)))
-    summary = acc.summary()
-    return {f"{name}_mm": summary.means[name] for name in ("mpjpe", "pa_mpjpe", "pve")}
+                              gt_root=root_points(gt_joints, PELVIS)),
+                   orient_deg=torch.rad2deg(geodesic_angle(params.global_orient.double(),
+                                                           batch.params.global_orient.double())))
+    means = acc.summary().means
+    return {**{f"{name}_mm": means[name] for name in ("mpjpe", "pa_mpjpe", "pve")}, "orient_deg": means["orient_deg"]}
+
+
+@torch.no_grad()
+def mean_prediction(net: PartSubnetwork, samples: Sequence[SyntheticSample], *, batch_size: int = 16) -> MeanPose:
+    """The constant made of ``net``'s own predictions on ``samples``: the chordal mean of each of
+    its 22 predicted body rotations and its mean betas. Scored with ``evaluate(baseline=...)`` it
+    is what the network would get if it ignored the image; runs on ``net``'s device."""
+    if not samples:
+        raise ValueError("mean_prediction: no samples")
+    device = next(net.parameters()).device
+    rots, betas = [], []
+    for start in range(0, len(samples), batch_size):
+        images = collate_samples(list(samples[start:start + batch_size])).image.to(device)
+        out = net(normalize_images(images))
+        rots.append(out.rotmats[:, :22].cpu())
+        betas.append(out.betas.cpu())
+    return MeanPose(rotations=chordal_mean(torch.cat(rots)).float(), betas=torch.cat(betas).mean(0).float())
 
 
 def shifted(samples: Iterable[SyntheticSample], shift: str) -> list[SyntheticSample]:

@@ -17,7 +17,7 @@ from robosmplx_core.nets.backbones import BACKBONES
 class SubnetConfig:
     """Sizes of one :class:`~robosmplx_core.nets.subnet.PartSubnetwork`.
 
-    backbone: key of ``nets.backbones.BACKBONES`` ("resnet50" | "drn_d_54" | "light").
+    backbone: key of ``nets.backbones.BACKBONES`` ("resnet50" | "drn_d_54" | "light" | "small").
     feature_channels: C of the backbone feature map F (512 in the paper).
     heatmap_depth: D, depth bins of each joint volume in LF (32 in the paper).
     hidden_channels: width of the regressor's conv layers on concat(F, LF).

@@ -38,6 +38,15 @@ def test_subnet_parity(spec, tmp_path):
     assert np.abs(rot - np.eye(3)).max() > 1e-3  # non-trivial rotations were compared
 
 
+def test_small_backbone_body_parity(tmp_path):
+    """The body subnetwork on the "small" dense-conv backbone (the learning check's) exports too."""
+    net = _subnet(BODY_SPEC, backbone="small")
+    runner = OnnxRunner(export_subnet_onnx(net, tmp_path / "body_small.onnx"), num_threads=1)
+    images = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    report = compare_runners(TorchRunner(net), runner, [images])
+    assert report.max_abs_error <= TOLERANCE, report
+
+
 def test_wholebody_parity(tmp_path):
     torch.manual_seed(0)
     parts = [PartSubnetwork(spec, **TINY_SUBNET_KWARGS) for spec in (BODY_SPEC, HAND_SPEC, FACE_SPEC)]

@@ -3,11 +3,42 @@
 import pytest
 import torch
 
-from robosmplx_core.nets.backbones import BACKBONES, DRND54Backbone, LightBackbone, ResNet50Backbone, build_backbone
+from robosmplx_core.nets.backbones import (
+    BACKBONES,
+    DRND54Backbone,
+    LightBackbone,
+    ResNet50Backbone,
+    SmallResNetBackbone,
+    build_backbone,
+)
 
 
 def test_table_is_literal_and_complete():
-    assert BACKBONES == {"resnet50": ResNet50Backbone, "drn_d_54": DRND54Backbone, "light": LightBackbone}
+    assert BACKBONES == {"resnet50": ResNet50Backbone, "drn_d_54": DRND54Backbone, "light": LightBackbone,
+                         "small": SmallResNetBackbone}
+
+
+@pytest.mark.parametrize("batch", [0, 1, 4])
+def test_small_backbone_shapes_and_identity_start(batch):
+    net = build_backbone("small", out_channels=24).eval()
+    with torch.no_grad():
+        out = net(torch.randn(batch, 3, 128, 128))
+    assert out.shape == (batch, 24, 16, 16)
+    # dense 3 x 3 convs only (no depthwise groups), every residual branch starting at zero
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.groups == 1 for c in convs)
+    blocks = [m for m in net.modules() if type(m).__name__ == "BasicBlock"]
+    assert len(blocks) == 5 and all(float(b.second[1].weight.abs().sum()) == 0.0 for b in blocks)
+
+
+def test_small_backbone_sizes_and_errors():
+    net = SmallResNetBackbone(out_channels=8, width=8, blocks=(0, 1)).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 64, 64)).shape == (2, 8, 8, 8)
+    with pytest.raises(ValueError, match="width"):
+        SmallResNetBackbone(width=0)
+    with pytest.raises(ValueError, match="blocks"):
+        SmallResNetBackbone(blocks=(1, 2, 3))
 
 
 @pytest.mark.parametrize("batch", [0, 1, 4])

@@ -16,7 +16,7 @@ from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
 from robosmplx_core.losses import LossWeights
-from training.evaluate import evaluate, mean_pose, shifted
+from training.evaluate import evaluate, mean_pose, mean_prediction, shifted
 from training.objective import BodyObjective, ObjectiveConfig
 
 
@@ -65,15 +65,42 @@ def test_untrained_net_is_upright_and_baseline_metrics_behave(model, samples) ->
     # Body subnetwork, at rest here) differ; measured 12 mm over the 137 joints
     exact = evaluate(objective, samples[:1], baseline=truth)
     assert exact["mpjpe_mm"] < 25 and exact["pve_mm"] < 25 and exact["pa_mpjpe_mm"] < 25
+    assert exact["orient_deg"] == pytest.approx(0.0, abs=0.05)
     metrics = evaluate(objective, samples, baseline=base)
     assert metrics["mpjpe_mm"] > metrics["pa_mpjpe_mm"] > 0
     # a shifted crop moves the image, never the 3D truth: the constant baseline scores the same
     moved = evaluate(objective, shifted(samples, "translate_x+0.2"), baseline=base)
     assert moved["mpjpe_mm"] == pytest.approx(metrics["mpjpe_mm"], rel=1e-5)
+    assert metrics["orient_deg"] > 5.0  # the samples' orientations vary; one constant misses them
+    # the oracle keeps the constant body pose but takes each sample's true orientation
+    oracle = evaluate(objective, samples, baseline=base, true_global_orient=True)
+    assert oracle["orient_deg"] == pytest.approx(0.0, abs=0.05)
+    assert oracle["pa_mpjpe_mm"] == pytest.approx(metrics["pa_mpjpe_mm"], rel=1e-4)  # same pose up to rotation
+    assert oracle["mpjpe_mm"] < metrics["mpjpe_mm"]
     with pytest.raises(ValueError, match="exactly one"):
         evaluate(objective, samples)
+    with pytest.raises(ValueError, match="needs baseline"):
+        evaluate(objective, samples, net=PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS), true_global_orient=True)
     with pytest.raises(ValueError, match="unknown shift"):
         shifted(samples, "sideways")
+
+
+def test_mean_prediction_of_a_constant_network_scores_like_the_network(model, samples) -> None:
+    """An untrained network predicts the same parameters for every image (its last layer starts
+    at zero weights), so its mean prediction, scored as a constant, equals the network's score;
+    after one set_mean it is that mean."""
+    objective = BodyObjective(body_model=model)
+    torch.manual_seed(0)
+    net = PartSubnetwork(BODY_SPEC, **TINY_SUBNET_KWARGS).eval()
+    start = mean_pose(samples)
+    net.set_mean(rotmats=start.rotations, betas=start.betas)
+    const = mean_prediction(net, samples, batch_size=4)
+    torch.testing.assert_close(const.rotations, start.rotations, atol=1e-5, rtol=0)
+    torch.testing.assert_close(const.betas, start.betas, atol=1e-6, rtol=0)
+    as_net, as_const = evaluate(objective, samples, net=net), evaluate(objective, samples, baseline=const)
+    assert as_const == pytest.approx(as_net, rel=1e-4)
+    with pytest.raises(ValueError, match="no samples"):
+        mean_prediction(net, [])
 
 
 def test_ground_truth_through_the_objective_is_consistent(model, samples) -> None:
