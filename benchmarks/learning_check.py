@@ -46,7 +46,7 @@ from robosmplx_core.nets.checkpoint import save_checkpoint
 from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
-from training.evaluate import SHIFTS, evaluate, mean_pose, mean_prediction, shifted
+from training.evaluate import SHIFTS, MeanPose, evaluate, mean_pose, mean_prediction, shifted
 from training.loop import LoopConfig, render_pool, train_for
 from training.objective import BodyObjective, ObjectiveConfig
 
@@ -70,18 +70,19 @@ def evaluate_all(objective: BodyObjective, test: list, *, net=None, baseline=Non
     return {name: evaluate(objective, shifted(test, name), net=net, baseline=baseline) for name in SHIFTS}
 
 
-def run_variant(args, name: str, pool: list, test: list, model: BodyModel) -> dict:
+def run_variant(args, name: str, pool: list, test: list, model: BodyModel, start: MeanPose) -> dict:
+    """Train variant ``name`` from ``start`` (the pool's mean pose) and score it."""
     use_loc, objective_cfg = VARIANTS[name]
     torch.manual_seed(args.seed)
     config = net_config(args, use_localization=use_loc)
     net = PartSubnetwork.from_config(BODY_SPEC, config)
-    start = mean_pose(pool)  # HMR-style: the regressor starts at the training set's mean
+    # HMR-style: the regressor starts at the training set's mean
     net.set_mean(rotmats=start.rotations, betas=start.betas)
     loss_model = model if args.device == "cpu" else copy.deepcopy(model)
-    objective = BodyObjective(body_model=loss_model,
-                              config=dataclasses.replace(objective_cfg, render_size=args.image_size // 4,
-                                                         **({} if args.volume_weight is None or not use_loc
-                                                            else {"volume_keypoints": args.volume_weight})))
+    objective_cfg = dataclasses.replace(objective_cfg, render_size=args.image_size // 4)
+    if args.volume_weight is not None and use_loc:
+        objective_cfg = dataclasses.replace(objective_cfg, volume_keypoints=args.volume_weight)
+    objective = BodyObjective(body_model=loss_model, config=objective_cfg)
     net, objective = net.to(args.device), objective.to(args.device)
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0,
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
@@ -153,12 +154,13 @@ def main() -> None:
     pool, test = make(0, args.train_samples), make(1000, args.test_samples)
     render_s = time.perf_counter() - t0
     base_objective = BodyObjective(body_model=model)
-    baseline = evaluate_all(base_objective, test, baseline=mean_pose(pool))
+    pool_mean = mean_pose(pool)
+    baseline = evaluate_all(base_objective, test, baseline=pool_mean)
     # oracle: the mean body pose with each sample's true global orientation (what the right
     # orientation alone is worth; the goal needs the body pose too below this)
-    oracle = evaluate(base_objective, test, baseline=mean_pose(pool), true_global_orient=True)
+    oracle = evaluate(base_objective, test, baseline=pool_mean, true_global_orient=True)
     names = list(VARIANTS) if args.ablation else [args.variant]
-    runs = [run_variant(args, name, pool, test, model) for name in names]
+    runs = [run_variant(args, name, pool, test, model, pool_mean) for name in names]
     rows = [("mean-pose baseline", baseline)] + [(r["variant"], r["metrics"]) for r in runs]
     ratio = runs[-1]["metrics"]["normal"]["mpjpe_mm"] / baseline["normal"]["mpjpe_mm"]
     report = {"benchmark": "learning_check", "mode": "ablation" if args.ablation else "main",
