@@ -118,6 +118,31 @@ def mean_prediction(net: PartSubnetwork, samples: Sequence[SyntheticSample], *, 
     return MeanPose(rotations=chordal_mean(torch.cat(rots)).float(), betas=torch.cat(betas).mean(0).float())
 
 
+@torch.no_grad()
+def keypoint_errors_px(net: PartSubnetwork, samples: Sequence[SyntheticSample], *,
+                       batch_size: int = 16) -> dict[str, float]:
+    """Median and mean pixel distance between ``net``'s decoded 2D keypoints (its keypoint
+    stage, ``nets.keypoints``) and the samples' 2D joints, over the keypoints inside the crop.
+
+    Raises:
+        ValueError: ``net`` has no keypoint stage, or there are no samples.
+    """
+    if net.keypoint_head is None:
+        raise ValueError("keypoint_errors_px: the network has no 2D keypoint stage (keypoint_joints=0)")
+    if not samples:
+        raise ValueError("keypoint_errors_px: no samples")
+    device = next(net.parameters()).device
+    errors = []
+    for start in range(0, len(samples), batch_size):
+        batch = collate_samples(list(samples[start:start + batch_size]))
+        keypoints = net(normalize_images(batch.image.to(device))).keypoints2d.cpu()
+        n, crop = keypoints.shape[1], batch.image.shape[-1]
+        dist = ((keypoints + 1.0) * (crop / 2.0) - batch.joints2d[:, :n]).norm(dim=-1)
+        errors.append(dist[batch.joints_visible[:, :n].bool()])
+    flat = torch.cat(errors).double()
+    return {"median_px": float(flat.median()), "mean_px": float(flat.mean())}
+
+
 def shifted(samples: Iterable[SyntheticSample], shift: str) -> list[SyntheticSample]:
     """``samples`` with the crop moved / scaled as ``SHIFTS[shift]`` (labels follow)."""
     if shift not in SHIFTS:

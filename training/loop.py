@@ -6,6 +6,12 @@ of a small network on 2 cores), then every step draws N anchors from the pool, a
 paper's augmentations (``data.augment.augment_sample``) and, when the contrastive term is on,
 appends each anchor's positive (``positive_pair``: location + colour only) so the batch is the
 2N layout of eq. 2; without it the batch is 2N independently augmented samples (same size).
+
+Two stages for a network with the 2D keypoint stage (``LoopConfig.keypoint_stage > 0``): the
+first part of the budget trains the backbone and the keypoint head alone on the heatmap term
+(``BodyObjective.heatmap_loss``; only the cheap front of the network runs); then both are
+frozen (no gradients, batch norm in eval mode) and the rest of the network trains on the full
+objective for the remaining time, reading the keypoints as its 2D input.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class LoopConfig:
     grad_clip: max gradient norm (0 = off).
     augment: apply ``augment_sample`` to the anchors (else the pool's images as rendered).
     seed: draws of anchors and augmentations.
+    keypoint_stage: fraction of the budget that trains the 2D keypoint stage first (module
+        docstring); 0 = train everything together. Needs a network with that stage.
     """
 
     pairs_per_step: int = 8
@@ -45,19 +53,24 @@ class LoopConfig:
     augment: bool = True
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
+    keypoint_stage: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pairs_per_step < 1 or self.lr <= 0 or not 0 < self.final_lr_ratio <= 1:
             raise ValueError("LoopConfig: pairs_per_step >= 1, lr > 0 and 0 < final_lr_ratio <= 1 expected")
+        if not 0.0 <= self.keypoint_stage < 1.0:
+            raise ValueError(f"LoopConfig.keypoint_stage: expected a fraction in [0, 1), got {self.keypoint_stage}")
 
 
 @dataclass(frozen=True)
 class TrainHistory:
-    """steps, seconds spent, and the loss of every step (floats)."""
+    """steps, seconds spent, and the loss of every step (floats); ``keypoint_steps`` of them
+    (the first) trained the 2D keypoint stage alone, on the heatmap term."""
 
     steps: int
     seconds: float
     losses: tuple[float, ...]
+    keypoint_steps: int = 0
 
 
 def render_pool(dataset: SyntheticDataset, count: int, *, workers: int = 0, desc: str = "render",
@@ -90,39 +103,88 @@ def _batch(pool: list[SyntheticSample], gen: torch.Generator, cfg: LoopConfig, p
     return collate_samples(anchors)
 
 
+def _cosine_lr(opt: torch.optim.Optimizer, cfg: LoopConfig, frac: float) -> None:
+    for group in opt.param_groups:  # cosine decay by wall time
+        group["lr"] = cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def _run_steps(seconds: float, step, bar: tqdm, stage: str) -> list[float]:
+    """Call ``step(frac) -> loss`` until ``seconds`` of wall time have passed (at least once)."""
+    losses: list[float] = []
+    start, elapsed = time.perf_counter(), 0.0
+    while not losses or elapsed < seconds:
+        losses.append(step(min(elapsed / seconds, 1.0) if seconds > 0 else 1.0))
+        now = time.perf_counter() - start
+        bar.update(round(now) - round(elapsed))
+        bar.set_postfix(stage=stage, loss=f"{losses[-1]:.3f}", steps=len(losses))
+        elapsed = now
+    return losses
+
+
+def _frozen_front(net: PartSubnetwork) -> list[torch.nn.Module]:
+    """The modules of the 2D keypoint stage (trained first, then frozen)."""
+    return [net.backbone, net.keypoint_head]
+
+
 def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[SyntheticSample], *, seconds: float,
               config: LoopConfig | None = None, progress: bool = True) -> TrainHistory:
-    """Train ``net`` in place for ``seconds`` of wall time (whole steps; at least one).
+    """Train ``net`` in place for ``seconds`` of wall time (whole steps; at least one per stage).
 
     Batches are drawn and augmented on the CPU and moved to the device of ``net``'s parameters
-    (``net`` and ``objective`` must already be there).
+    (``net`` and ``objective`` must already be there). With ``config.keypoint_stage > 0`` the
+    backbone and keypoint head are frozen afterwards (``requires_grad`` False).
+
+    Raises:
+        ValueError: ``keypoint_stage > 0`` for a network without the keypoint stage.
     """
     cfg = config or LoopConfig()
+    if cfg.keypoint_stage and net.keypoint_head is None:
+        raise ValueError("train_for: LoopConfig.keypoint_stage > 0 needs a network with the 2D keypoint stage "
+                         "(SubnetConfig.keypoint_joints > 0); set keypoint_stage=0 for this network")
     device = next(net.parameters()).device
     gen = torch.Generator().manual_seed(cfg.seed)
     positives = objective.config.weights.contrastive > 0
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    net.train()
-    losses: list[float] = []
-    start = time.perf_counter()
     bar = tqdm(total=round(seconds), desc="train", unit="s", disable=not progress, leave=False)
-    elapsed = 0.0
-    while not losses or elapsed < seconds:
-        frac = min(elapsed / seconds, 1.0) if seconds > 0 else 1.0
-        for group in opt.param_groups:  # cosine decay by wall time
-            group["lr"] = cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+    start = time.perf_counter()
+    net.train()
+    first: list[float] = []
+    if cfg.keypoint_stage:
+        front = torch.nn.ModuleList(_frozen_front(net))
+        opt = torch.optim.Adam(front.parameters(), lr=cfg.lr)
+
+        def keypoint_step(frac: float) -> float:
+            _cosine_lr(opt, cfg, frac)
+            batch = batch_to(_batch(pool, gen, cfg, False), device)
+            heatmaps = net.keypoint_head(net.backbone(normalize_images(batch.image)))
+            loss = objective.heatmap_loss(heatmaps, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return float(loss.detach())
+
+        first = _run_steps(seconds * cfg.keypoint_stage, keypoint_step, bar, "2D")
+        for module in front:
+            module.requires_grad_(False)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=cfg.lr)
+
+    def step(frac: float) -> float:
+        _cosine_lr(opt, cfg, frac)
+        net.train()
+        if cfg.keypoint_stage:  # the frozen stage keeps its batch-norm statistics
+            for module in _frozen_front(net):
+                module.eval()
         batch = batch_to(_batch(pool, gen, cfg, positives), device)
         result = objective(net(normalize_images(batch.image)), batch, paired_positives=positives)
         opt.zero_grad(set_to_none=True)
         result.total.backward()
         if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         opt.step()
-        losses.append(float(result.total.detach()))
-        now = time.perf_counter() - start
-        bar.update(round(now) - round(elapsed))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", steps=len(losses))
-        elapsed = now
+        return float(result.total.detach())
+
+    rest = _run_steps(max(seconds - (time.perf_counter() - start), 0.0), step, bar, "all")
     bar.close()
     net.eval()
-    return TrainHistory(steps=len(losses), seconds=elapsed, losses=tuple(losses))
+    return TrainHistory(steps=len(first) + len(rest), seconds=time.perf_counter() - start,
+                        losses=tuple(first + rest), keypoint_steps=len(first))

@@ -20,7 +20,11 @@ the combined loss of ``robosmplx_core.losses``:
   resolution;
 - plus the Localization Module's own keypoint term (Hand4Whole's ``joint_img`` loss): L1 between
   the soft-argmax joints K and the ground truth in the volume's normalised coordinates
-  (x, y from the crop pixels, z = depth relative to the pelvis over ``volume_depth_m / 2``).
+  (x, y from the crop pixels, z = depth relative to the pelvis over ``volume_depth_m / 2``);
+- plus, for a network with the 2D keypoint stage (``nets.keypoints``, not in the paper), the
+  heatmap term: per keypoint, the summed squared difference between its heatmap and a
+  unit-peak Gaussian (``heatmap_sigma`` cells) at the ground truth, averaged over the keypoints
+  with 2D (``heatmap_loss``, also used alone to train that stage first).
 
 Missing ground truth is weighted out by the batch's flags (``training.targets``): L_3D by
 ``joints3d_conf`` (0 without ``has_joints3d``), L_2D by ``joints2d_conf`` times
@@ -49,6 +53,7 @@ from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
 from robosmplx_core.geometry.camera import crop_cam_to_full_transl
 from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
 from robosmplx_core.losses.segmentation import projected_segmentation_loss, silhouette_loss
+from robosmplx_core.nets.keypoints import gaussian_heatmaps
 from robosmplx_core.nets.specs import BODY_SPEC, PartSpec, spec_joint_indices_144
 from robosmplx_core.nets.subnet import SubnetOutput
 from robosmplx_core.render.soft import SoftRasterizer
@@ -68,17 +73,25 @@ class ObjectiveConfig:
     volume_keypoints: weight of the Localization Module's keypoint term (0 = off).
     volume_depth_m: depth span of the joint volumes, metres (z = +-1 at +-half of it).
     render_size: side of the soft-rendered part maps for L_proj (the part-map size, 64).
+    heatmap_keypoints: weight of the 2D keypoint stage's heatmap term (networks with that
+        stage only; 0 = off).
+    heatmap_sigma: std of its Gaussian targets, in heatmap cells (4 crop pixels each).
     """
 
     weights: LossWeights = field(default_factory=lambda: LossWeights(bm_expression=0.0, boxes=0.0))
     volume_keypoints: float = 10.0
     volume_depth_m: float = 2.0
     render_size: int = 64
+    heatmap_keypoints: float = 1.0
+    heatmap_sigma: float = 1.5
 
     def __post_init__(self) -> None:
         if self.volume_keypoints < 0 or self.volume_depth_m <= 0 or self.render_size < 8:
             raise ValueError("ObjectiveConfig: volume_keypoints >= 0, volume_depth_m > 0 and render_size >= 8 "
                              f"expected, got {self.volume_keypoints}, {self.volume_depth_m}, {self.render_size}")
+        if self.heatmap_keypoints < 0 or not self.heatmap_sigma > 0:
+            raise ValueError("ObjectiveConfig: heatmap_keypoints >= 0 and heatmap_sigma > 0 expected, got "
+                             f"{self.heatmap_keypoints}, {self.heatmap_sigma}")
 
 
 @dataclass(frozen=True)
@@ -195,11 +208,28 @@ class FlaggedObjective(nn.Module):
             result = compute_losses(predictions, targets, w, root_index=self.root)
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
+        heatmaps = getattr(out, "heatmaps", None)
+        if self.config.heatmap_keypoints and heatmaps is not None:
+            term = self.config.heatmap_keypoints * self.heatmap_loss(heatmaps, batch, bw=bw)
+            result = replace(result, total=result.total + term)
         pred_k = self.volume_joints(out)
         if not self.config.volume_keypoints or pred_k is None:
             return result
         volume = self.config.volume_keypoints * self._volume_loss(pred_k, self.volume_xy(out, batch, crop), batch, bw)
         return replace(result, total=result.total + volume)
+
+    def heatmap_loss(self, heatmaps: torch.Tensor, batch: TrainingBatch | SyntheticBatch, *,
+                     bw: BatchWeights | None = None) -> torch.Tensor:
+        """The 2D keypoint stage's term (unweighted): heatmaps ``(B, N, H, H)`` of the spec's first
+        N joints against Gaussians at the batch's 2D joints, weighted by their 2D weights; 0 when
+        no keypoint has 2D."""
+        n, size = heatmaps.shape[1], heatmaps.shape[-1]
+        crop = int(batch.image.shape[-1])
+        bw = bw if bw is not None else batch_weights(batch, root=self.root)
+        target = gaussian_heatmaps(2.0 * batch.joints2d[:, :n] / crop - 1.0, size, self.config.heatmap_sigma)
+        per_joint = ((heatmaps - target.to(heatmaps.dtype)) ** 2).sum(dim=(2, 3))  # (B, N)
+        weight = bw.joints2d[:, :n].to(heatmaps.dtype)
+        return (per_joint * weight).sum() / weight.sum().clamp(min=1.0)
 
     # what a subclass with another network output (the whole-body network) overrides
     def segm_logits(self, out) -> Optional[torch.Tensor]:

@@ -26,6 +26,8 @@ class SubnetConfig:
     input_size: crop side in pixels; ``None`` keeps the spec's ``input_size`` (256). Must be a
         multiple of 32 (F is at 1/8, the regressor halves it once more).
     use_localization: False drops the Localization Module (the ablation baseline of table 11).
+    keypoint_joints: N > 0 adds the 2D keypoint stage (heatmaps at 1/4 for the spec's first N
+        joints, read by the regressor; not in the paper, see ``nets.keypoints``); 0 = none.
     """
 
     backbone: str = "resnet50"
@@ -36,6 +38,7 @@ class SubnetConfig:
     mlp_channels: int = 1024
     input_size: int | None = None
     use_localization: bool = True
+    keypoint_joints: int = 0
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -45,6 +48,8 @@ class SubnetConfig:
         bad = {k: v for k, v in sizes.items() if v < 1}
         if bad:
             raise ValueError(f"SubnetConfig: sizes must be >= 1, got {bad}")
+        if self.keypoint_joints < 0:
+            raise ValueError(f"SubnetConfig.keypoint_joints: expected >= 0 (0 = no keypoint stage), got {self.keypoint_joints}")
         if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
             raise ValueError(f"SubnetConfig.input_size: expected a positive multiple of 32, got {self.input_size}")
 

@@ -3,6 +3,11 @@
 ``PartSubnetwork``: crop ``(B, 3, S, S)`` -> backbone F ``(B, C, S/8, S/8)`` -> Localization
 Module (LF, joints K, part maps S) -> regressor on ``concat(F, LF)``.
 
+Optional 2D keypoint stage (``keypoint_joints=N > 0``, not in the paper; ``nets.keypoints``):
+heatmaps at 1/4 of the crop for the spec's first N joints, decoded to 2D keypoints that the
+regressor reads beside the pooled features and K. The regressor reads them detached: the stage
+learns from its own heatmap loss (``training.objective``), trained first (``training.loop``).
+
 Regressor (one-shot, not HMR's iterative error feedback, so the exported graph is a plain
 feed-forward pass): 1 x 1 conv ``C + J D -> hidden`` + BN + ReLU, 3 x 3 conv stride 2 + BN +
 ReLU, global average pool, ``Linear(hidden, mlp) + ReLU``, then one linear layer whose output is
@@ -39,6 +44,7 @@ from robosmplx_core.nets.backbones import FEATURE_STRIDE, build_backbone
 from robosmplx_core.nets.backbones._common import conv_bn_relu
 from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.images import check_network_images, normalize_images
+from robosmplx_core.nets.keypoints import KeypointHead, decode_heatmaps
 from robosmplx_core.nets.localization import LocalizationModule
 from robosmplx_core.nets.specs import PartSpec
 
@@ -65,6 +71,10 @@ class SubnetOutput:
             without the Localization Module.
         segm_logits: (B, P + 1, S/4, S/4) part segmentation logits, channel 0 = background;
             None without the Localization Module.
+        heatmaps: (B, N, S/4, S/4) 2D keypoint heatmaps of the spec's first N joints; None
+            without the keypoint stage.
+        keypoints2d: (B, N, 2) their decoded keypoints, normalised crop coordinates; None
+            without the keypoint stage.
         features: (B, C) global average of the backbone feature map F (for analysis/embeddings).
         betas: (B, NB) shape (body: always; hand/face: the part-only branch), else None.
         expression: (B, NE) expression coefficients (face), else None.
@@ -83,6 +93,8 @@ class SubnetOutput:
     expression: Optional[torch.Tensor] = None
     camera: Optional[torch.Tensor] = None
     global_orient: Optional[torch.Tensor] = None
+    heatmaps: Optional[torch.Tensor] = None
+    keypoints2d: Optional[torch.Tensor] = None
 
     @property
     def batch_size(self) -> int:
@@ -139,13 +151,15 @@ class PartSubnetwork(nn.Module):
             part-specific training; only for specs with ``part_only_branches``.
         use_localization: False drops the Localization Module (ablation baseline; the
             whole-body assembly needs it for the body).
+        keypoint_joints: N > 0 adds the 2D keypoint stage for the spec's first N joints (module
+            docstring); 0 = none (the paper's network).
     """
 
     def __init__(
         self, spec: PartSpec, *, backbone: str = "resnet50", feature_channels: int = 512,
         heatmap_depth: int = 32, hidden_channels: int = 256, segm_channels: int = 128,
         mlp_channels: int = 1024, input_size: int | None = None, part_only: bool = False,
-        use_localization: bool = True,
+        use_localization: bool = True, keypoint_joints: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         if part_only and not spec.part_only_branches:
@@ -154,6 +168,9 @@ class PartSubnetwork(nn.Module):
         size = spec.input_size if input_size is None else input_size
         if size < 32 or size % 32:
             raise ValueError(f"PartSubnetwork: input_size must be a positive multiple of 32, got {size}")
+        if not 0 <= keypoint_joints <= spec.num_joints:
+            raise ValueError(f"PartSubnetwork: keypoint_joints must be in [0, {spec.num_joints}] (the "
+                             f"{spec.name} spec's joints), got {keypoint_joints}")
         self.spec = dataclasses.replace(spec, input_size=size)
         self.part_only = part_only
         self.backbone = build_backbone(backbone, out_channels=feature_channels)
@@ -172,6 +189,10 @@ class PartSubnetwork(nn.Module):
         # the soft-argmax joints K (J x 3) join the pooled features: pooling alone is
         # translation-invariant and cannot read where the joint volumes put the joints
         joint_inputs = 3 * spec.num_joints if use_localization else 0
+        self.keypoint_head: Optional[KeypointHead] = None
+        if keypoint_joints:
+            self.keypoint_head = KeypointHead(in_channels=feature_channels, num_keypoints=keypoint_joints)
+            joint_inputs += 2 * keypoint_joints
         self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels + joint_inputs, mlp_channels), nn.ReLU(inplace=True))
         self._layout = _head_layout(spec, part_only)
         self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
@@ -179,10 +200,12 @@ class PartSubnetwork(nn.Module):
         with torch.no_grad():
             self.regressor_out.bias.copy_(_head_mean(self._layout, spec))
         order = ("rot6d", "rotmats", "joints", "segm_logits", "features", "betas", "expression", "camera",
-                 "global_orient")  # fmt: skip
+                 "global_orient", "heatmaps", "keypoints2d")  # fmt: skip
         present = {"rot6d", "rotmats", "features"} | {n for n, _ in self._layout}
         if use_localization:
             present |= {"joints", "segm_logits"}
+        if keypoint_joints:
+            present |= {"heatmaps", "keypoints2d"}
         self.output_names: tuple[str, ...] = tuple(n for n in order if n in present)
 
     @classmethod
@@ -192,7 +215,8 @@ class PartSubnetwork(nn.Module):
                    heatmap_depth=config.heatmap_depth, hidden_channels=config.hidden_channels,
                    segm_channels=config.segm_channels, mlp_channels=config.mlp_channels,
                    input_size=config.input_size, part_only=part_only,
-                   use_localization=config.use_localization)  # fmt: skip
+                   use_localization=config.use_localization,
+                   keypoint_joints=config.keypoint_joints)  # fmt: skip
 
     @torch.no_grad()
     def set_mean(self, *, rotmats: torch.Tensor, betas: torch.Tensor | None = None) -> None:
@@ -267,12 +291,19 @@ class PartSubnetwork(nn.Module):
         hidden = self.regressor_conv(inputs).mean(dim=(2, 3))
         if loc is not None:
             hidden = torch.cat([hidden, loc.joints.flatten(1)], dim=1)
+        heatmaps = keypoints = None
+        if self.keypoint_head is not None:
+            heatmaps = self.keypoint_head(features)
+            keypoints = decode_heatmaps(heatmaps)
+            hidden = torch.cat([hidden, keypoints.detach().flatten(1)], dim=1)
         flat = self.regressor_out(self.regressor_mlp(hidden))
         groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
         rot6d = groups["rot6d"].unflatten(1, (self.spec.num_rotations, 6))
         values = dict(groups, rot6d=rot6d, rotmats=rot6d_to_rotmat_export(rot6d), features=features.mean(dim=(2, 3)))
         if loc is not None:
             values.update(joints=loc.joints, segm_logits=loc.segm_logits)
+        if heatmaps is not None:
+            values.update(heatmaps=heatmaps, keypoints2d=keypoints)
         if "global_orient" in values:
             values["global_orient"] = rot6d_to_rotmat_export(values["global_orient"])
         return tuple(values[name] for name in self.output_names)

@@ -38,13 +38,16 @@ def test_subnet_parity(spec, tmp_path):
     assert np.abs(rot - np.eye(3)).max() > 1e-3  # non-trivial rotations were compared
 
 
-def test_small_backbone_body_parity(tmp_path):
-    """The body subnetwork on the "small" dense-conv backbone (the learning check's) exports too."""
-    net = _subnet(BODY_SPEC, backbone="small")
+def test_learning_check_body_parity(tmp_path):
+    """The learning check's body subnetwork (the "small" dense-conv backbone and the 2D keypoint
+    stage: heatmaps and their decoded keypoints) exports too, at batch 0 and 2."""
+    net = _subnet(BODY_SPEC, backbone="small", keypoint_joints=25)
     runner = OnnxRunner(export_subnet_onnx(net, tmp_path / "body_small.onnx"), num_threads=1)
-    images = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype(np.float32)
-    report = compare_runners(TorchRunner(net), runner, [images])
-    assert report.max_abs_error <= TOLERANCE, report
+    assert runner.output_names[-2:] == ("heatmaps", "keypoints2d")
+    for batch in (0, 2):
+        images = np.random.default_rng(1).standard_normal((batch, 3, 64, 64)).astype(np.float32)
+        report = compare_runners(TorchRunner(net), runner, [images])
+        assert report.max_abs_error <= TOLERANCE, report
 
 
 def test_wholebody_parity(tmp_path):
