@@ -191,7 +191,9 @@ def main() -> None:
         if r["keypoints_2d"] is not None:
             kp = r["keypoints_2d"]
             print(f"{r['variant']}: 2D keypoint stage ({r['keypoint_stage_steps']} of {r['steps']} steps), held-out "
-                  f"error median {kp['median_px']:.1f} px, mean {kp['mean_px']:.1f} px ({args.image_size} px crops)")
+                  f"error median {kp['median_px']:.1f} px, mean {kp['mean_px']:.1f} px ({args.image_size} px crops); "
+                  f"left/right pairs closer to the swapped truth: {kp['left_right_swapped']:.2f} (0.5 = sides "
+                  "not told apart)")
     print(f"mean pose with each sample's true global orientation (oracle): MPJPE {oracle['mpjpe_mm']:.1f} "
           f"({oracle['mpjpe_mm'] / baseline['normal']['mpjpe_mm']:.3f}x the baseline)")
     print(f"held-out MPJPE / mean-pose baseline: {ratio:.3f} (goal <= 0.5); rendering {render_s:.0f} s")

@@ -122,7 +122,11 @@ def mean_prediction(net: PartSubnetwork, samples: Sequence[SyntheticSample], *, 
 def keypoint_errors_px(net: PartSubnetwork, samples: Sequence[SyntheticSample], *,
                        batch_size: int = 16) -> dict[str, float]:
     """Median and mean pixel distance between ``net``'s decoded 2D keypoints (its keypoint
-    stage, ``nets.keypoints``) and the samples' 2D joints, over the keypoints inside the crop.
+    stage, ``nets.keypoints``) and the samples' 2D joints, over the keypoints inside the crop;
+    and ``left_right_swapped``: over the left/right keypoint pairs (by joint name) with both
+    inside the crop, the fraction whose two predictions lie closer to the swapped ground truth
+    (0 = sides always right, 0.5 = the sides are not told apart: the person's facing direction
+    is not read from the image; NaN without pairs).
 
     Raises:
         ValueError: ``net`` has no keypoint stage, or there are no samples.
@@ -132,15 +136,33 @@ def keypoint_errors_px(net: PartSubnetwork, samples: Sequence[SyntheticSample], 
     if not samples:
         raise ValueError("keypoint_errors_px: no samples")
     device = next(net.parameters()).device
-    errors = []
+    names = net.spec.joint_names[:net.keypoint_head.num_keypoints]
+    errors, swapped = [], []
     for start in range(0, len(samples), batch_size):
         batch = collate_samples(list(samples[start:start + batch_size]))
         keypoints = net(normalize_images(batch.image.to(device))).keypoints2d.cpu()
         n, crop = keypoints.shape[1], batch.image.shape[-1]
-        dist = ((keypoints + 1.0) * (crop / 2.0) - batch.joints2d[:, :n]).norm(dim=-1)
-        errors.append(dist[batch.joints_visible[:, :n].bool()])
-    flat = torch.cat(errors).double()
-    return {"median_px": float(flat.median()), "mean_px": float(flat.mean())}
+        pred, gt, visible = (keypoints + 1.0) * (crop / 2.0), batch.joints2d[:, :n], batch.joints_visible[:, :n].bool()
+        errors.append((pred - gt).norm(dim=-1)[visible])
+        swapped.append(left_right_swaps(pred, gt, visible, names))
+    flat, sides = torch.cat(errors).double(), torch.cat(swapped).double()
+    return {"median_px": float(flat.median()), "mean_px": float(flat.mean()),
+            "left_right_swapped": float(sides.mean()) if sides.numel() else float("nan")}
+
+
+def left_right_swaps(pred: torch.Tensor, gt: torch.Tensor, visible: torch.Tensor,
+                     names: Sequence[str]) -> torch.Tensor:
+    """For each left/right pair of ``names`` (``left_x`` / ``right_x``) of each sample with both
+    ``visible``: are the two predictions closer to the swapped ground truth? ``pred``, ``gt``
+    (B, N, 2), ``visible`` (B, N) bool -> (M,) bool, M = visible pairs."""
+    pairs = [(i, list(names).index("right_" + n[5:])) for i, n in enumerate(names)
+             if n.startswith("left_") and "right_" + n[5:] in names]
+    if not pairs:
+        return torch.zeros(0, dtype=torch.bool)
+    left, right = torch.tensor(pairs).T
+    as_is = (pred[:, left] - gt[:, left]).norm(dim=-1) + (pred[:, right] - gt[:, right]).norm(dim=-1)
+    crossed = (pred[:, left] - gt[:, right]).norm(dim=-1) + (pred[:, right] - gt[:, left]).norm(dim=-1)
+    return (crossed < as_is)[visible[:, left] & visible[:, right]]
 
 
 def shifted(samples: Iterable[SyntheticSample], shift: str) -> list[SyntheticSample]:

@@ -15,7 +15,7 @@ from robosmplx_core.nets.keypoints import gaussian_heatmaps
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
-from training.evaluate import keypoint_errors_px
+from training.evaluate import keypoint_errors_px, left_right_swaps
 from training.loop import LoopConfig, train_for
 from training.objective import BodyObjective, ObjectiveConfig
 
@@ -88,7 +88,22 @@ def test_keypoint_error_in_crop_pixels(samples) -> None:
     batch = collate_samples(samples)
     dist = (batch.joints2d[:, :N] - 32.0).norm(dim=-1)[batch.joints_visible[:, :N]].double()
     errors = keypoint_errors_px(net, samples, batch_size=3)
-    assert errors == pytest.approx({"median_px": float(dist.median()), "mean_px": float(dist.mean())}, rel=1e-5)
+    # both sides at the same point: never closer to the swapped truth
+    assert errors == pytest.approx({"median_px": float(dist.median()), "mean_px": float(dist.mean()),
+                                    "left_right_swapped": 0.0}, rel=1e-5)
+
+
+def test_left_right_swaps_known_values() -> None:
+    names = ("pelvis", "left_knee", "right_knee", "left_ear", "right_ear", "nose")
+    gt = torch.tensor([[[0.0, 0], [-10, 50], [10, 50], [-3, -40], [3, -40], [0, -38]]]).repeat(2, 1, 1)
+    pred = gt.clone()
+    pred[0, [1, 2]] = gt[0, [2, 1]]  # sample 0: knees swapped, ears right
+    pred[1, 1] = gt[1, 2]  # sample 1: both knees on the right knee: a tie, not a swap
+    visible = torch.ones(2, 6, dtype=torch.bool)
+    visible[1, 4] = False  # sample 1: one ear outside the crop, that pair is not counted
+    flags = left_right_swaps(pred, gt, visible, names)
+    assert flags.tolist() == [True, False, False]  # (0 knees, 0 ears, 1 knees)
+    assert left_right_swaps(pred, gt, visible, ("pelvis", "neck")).numel() == 0
 
 
 def test_loop_and_evaluation_errors(model, samples) -> None:
