@@ -21,6 +21,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
@@ -108,7 +109,7 @@ def _cosine_lr(opt: torch.optim.Optimizer, cfg: LoopConfig, frac: float) -> None
         group["lr"] = cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def _run_steps(seconds: float, step, bar: tqdm, stage: str) -> list[float]:
+def _run_steps(seconds: float, step: Callable[[float], float], bar: tqdm, stage: str) -> list[float]:
     """Call ``step(frac) -> loss`` until ``seconds`` of wall time have passed (at least once)."""
     losses: list[float] = []
     start, elapsed = time.perf_counter(), 0.0
@@ -159,6 +160,8 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
             loss = objective.heatmap_loss(heatmaps, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(front.parameters(), cfg.grad_clip)
             opt.step()
             return float(loss.detach())
 

@@ -208,15 +208,16 @@ class FlaggedObjective(nn.Module):
             result = compute_losses(predictions, targets, w, root_index=self.root)
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
+        total, extra = result.total, {}
         heatmaps = getattr(out, "heatmaps", None)
         if self.config.heatmap_keypoints and heatmaps is not None:
             term = self.config.heatmap_keypoints * self.heatmap_loss(heatmaps, batch, bw=bw)
-            result = replace(result, total=result.total + term)
+            total, extra["heatmap_keypoints"] = total + term, float(term.detach())
         pred_k = self.volume_joints(out)
-        if not self.config.volume_keypoints or pred_k is None:
-            return result
-        volume = self.config.volume_keypoints * self._volume_loss(pred_k, self.volume_xy(out, batch, crop), batch, bw)
-        return replace(result, total=result.total + volume)
+        if self.config.volume_keypoints and pred_k is not None:
+            volume = self.config.volume_keypoints * self._volume_loss(pred_k, self.volume_xy(out, batch, crop), batch, bw)
+            total, extra["volume_keypoints"] = total + volume, float(volume.detach())
+        return replace(result, total=total, extra=extra)
 
     def heatmap_loss(self, heatmaps: torch.Tensor, batch: TrainingBatch | SyntheticBatch, *,
                      bw: BatchWeights | None = None) -> torch.Tensor:

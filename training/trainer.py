@@ -214,7 +214,7 @@ class Trainer:
         with torch.autocast("cuda", enabled=False):
             result = self.objective(out, batch, paired_positives=self.cfg.positives)
         terms = {k: v for k, v in result.breakdown.as_dict().items() if k != "total"}
-        terms["volume_keypoints"] = float(result.total.detach()) - result.breakdown.total
+        terms.update({"volume_keypoints": 0.0}, **result.extra)  # weighted, as they join the total
         # every output joins the loss, times 0: a head left unused by a zero loss weight gets a
         # zero gradient instead of none, so DDP's gradient reduction completes every step
         # (the same in one process, so both give the same updates)

@@ -13,8 +13,8 @@ Glossary: see ``losses.inputs``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -71,11 +71,11 @@ class LossWeights:
     contrastive_tau_neg: float = 1.0
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
+        for weight in fields(self):
+            value = getattr(self, weight.name)
             is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if not is_number or not math.isfinite(value) or value < 0:
-                raise ValueError(f"LossWeights.{field.name}: expected a finite number >= 0, got {value!r}")
+                raise ValueError(f"LossWeights.{weight.name}: expected a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,13 @@ class LossBreakdown:
 
 @dataclass(frozen=True)
 class LossResult:
-    """total: scalar tensor to back-propagate; breakdown: floats for logging."""
+    """total: scalar tensor to back-propagate; breakdown: floats for logging; extra: the
+    weighted values of terms an objective adds beyond the paper's (e.g. ``volume_keypoints``,
+    ``heatmap_keypoints`` of ``training.objective``), floats for logging, already in ``total``."""
 
     total: torch.Tensor
     breakdown: LossBreakdown
+    extra: Mapping[str, float] = field(default_factory=dict)
 
 
 def _need(value: object, field: str, term: str) -> object:

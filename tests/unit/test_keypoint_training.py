@@ -57,8 +57,11 @@ def test_objective_adds_the_heatmap_term_for_a_network_with_the_stage(model, sam
     weights = LossWeights(bm_expression=0.0, boxes=0.0, projection=0.0, contrastive=0.0)
     on = BodyObjective(body_model=model, config=ObjectiveConfig(weights=weights, heatmap_keypoints=2.0))
     off = BodyObjective(body_model=model, config=ObjectiveConfig(weights=weights, heatmap_keypoints=0.0))
-    diff = float(on(out, batch).total - off(out, batch).total)
+    result = on(out, batch)
+    diff = float(result.total - off(out, batch).total)
     assert diff == pytest.approx(2.0 * float(on.heatmap_loss(out.heatmaps, batch)), rel=1e-4) and diff > 0
+    assert result.extra["heatmap_keypoints"] == pytest.approx(diff, rel=1e-4)  # logged, weighted
+    assert "heatmap_keypoints" not in off(out, batch).extra
 
 
 def test_two_stage_loop_trains_the_keypoint_stage_then_freezes_it(model, samples) -> None:

@@ -127,6 +127,25 @@ def test_cli_verb_trains_and_writes_checkpoint(tmp_path, capsys) -> None:
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_trainer_trains_the_keypoint_stage_with_everything_else(tmp_path) -> None:
+    """``network.keypoint_joints=25``: the heatmap term is logged (weighted) beside the volume
+    term, and the checkpoint rebuilds the network with its keypoint head."""
+    import json
+
+    from robosmplx_core.nets.checkpoint import load_network
+
+    out = tmp_path / "kp"
+    code = cli_main(["train", str(CONFIG), *TINY, "network.keypoint_joints=25", "steps=2", "val_every=0",
+                     f"out_dir={out}", "--quiet"])
+    assert code == 0
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    train_lines = [x for x in lines if x["split"] == "train"]
+    assert len(train_lines) == 2 and all(x["heatmap_keypoints"] > 0 and x["volume_keypoints"] > 0
+                                         for x in train_lines), train_lines
+    net = load_network(out / "checkpoints" / "step_000002")
+    assert net.keypoint_head is not None and net.keypoint_head.num_keypoints == 25
+
+
 def test_cli_bad_config_exits_2(tmp_path, capsys) -> None:
     assert cli_main(["train", str(CONFIG), "steps=2", "nope=1", f"out_dir={tmp_path}"]) == 2
     assert "unknown config key 'nope'; valid keys here: stage, body_model" in capsys.readouterr().err
