@@ -19,13 +19,9 @@ import torch
 from torch import nn
 
 from robosmplx_core.checks import check_shape
+from robosmplx_core.nets.localization import axis_centres
 
 __all__ = ["KeypointHead", "decode_heatmaps", "gaussian_heatmaps"]
-
-
-def _centres(size: int, like: torch.Tensor) -> torch.Tensor:
-    """``(size,)`` cell centres ``(2 i + 1) / size - 1``."""
-    return (2.0 * torch.arange(size, dtype=like.dtype, device=like.device) + 1.0) / size - 1.0
 
 
 def decode_heatmaps(heatmaps: torch.Tensor, *, floor: float = 0.5) -> torch.Tensor:
@@ -45,8 +41,8 @@ def decode_heatmaps(heatmaps: torch.Tensor, *, floor: float = 0.5) -> torch.Tens
     peak = heatmaps.amax(dim=(2, 3), keepdim=True)
     weights = torch.relu(heatmaps - floor * peak.clamp(min=0.0))
     weights = weights / weights.sum(dim=(2, 3), keepdim=True).clamp(min=1e-12)
-    x = (weights.sum(dim=2) * _centres(heatmaps.shape[3], heatmaps)).sum(dim=-1)
-    y = (weights.sum(dim=3) * _centres(heatmaps.shape[2], heatmaps)).sum(dim=-1)
+    x = (weights.sum(dim=2) * axis_centres(heatmaps.shape[3], heatmaps)).sum(dim=-1)
+    y = (weights.sum(dim=3) * axis_centres(heatmaps.shape[2], heatmaps)).sum(dim=-1)
     return torch.stack([x, y], dim=-1)
 
 

@@ -28,8 +28,8 @@ from robosmplx_core.checks import check_shape
 from robosmplx_core.nets.backbones._common import conv_bn_relu
 
 
-def _axis_centres(size: int, like: torch.Tensor) -> torch.Tensor:
-    """``(size,)`` voxel centres ``(2 i + 1) / size - 1``."""
+def axis_centres(size: int, like: torch.Tensor) -> torch.Tensor:
+    """``(size,)`` voxel (or heatmap cell) centres ``(2 i + 1) / size - 1``, dtype and device of ``like``."""
     idx = torch.arange(size, dtype=like.dtype, device=like.device)
     return (2.0 * idx + 1.0) / size - 1.0
 
@@ -51,9 +51,9 @@ def soft_argmax_3d(volume: torch.Tensor) -> torch.Tensor:
     shifted = volume - volume.amax(dim=(2, 3, 4), keepdim=True)
     weights = torch.exp(shifted)
     prob = weights / weights.sum(dim=(2, 3, 4), keepdim=True)
-    x = (prob.sum(dim=(2, 3)) * _axis_centres(width, volume)).sum(dim=-1)
-    y = (prob.sum(dim=(2, 4)) * _axis_centres(height, volume)).sum(dim=-1)
-    z = (prob.sum(dim=(3, 4)) * _axis_centres(depth, volume)).sum(dim=-1)
+    x = (prob.sum(dim=(2, 3)) * axis_centres(width, volume)).sum(dim=-1)
+    y = (prob.sum(dim=(2, 4)) * axis_centres(height, volume)).sum(dim=-1)
+    z = (prob.sum(dim=(3, 4)) * axis_centres(depth, volume)).sum(dim=-1)
     return torch.stack([x, y, z], dim=-1)
 
 
