@@ -209,9 +209,10 @@ class FlaggedObjective(nn.Module):
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
         total, extra = result.total, {}
-        heatmaps = getattr(out, "heatmaps", None)
+        heatmaps = self.keypoint_heatmaps(out)
         if self.config.heatmap_keypoints and heatmaps is not None:
-            term = self.config.heatmap_keypoints * self.heatmap_loss(heatmaps, batch, bw=bw)
+            xy = self.volume_xy(out, batch, crop)
+            term = self.config.heatmap_keypoints * self.heatmap_loss(heatmaps, batch, bw=bw, xy=xy)
             total, extra["heatmap_keypoints"] = total + term, float(term.detach())
         pred_k = self.volume_joints(out)
         if self.config.volume_keypoints and pred_k is not None:
@@ -220,14 +221,16 @@ class FlaggedObjective(nn.Module):
         return replace(result, total=total, extra=extra)
 
     def heatmap_loss(self, heatmaps: torch.Tensor, batch: TrainingBatch | SyntheticBatch, *,
-                     bw: BatchWeights | None = None) -> torch.Tensor:
+                     bw: BatchWeights | None = None, xy: torch.Tensor | None = None) -> torch.Tensor:
         """The 2D keypoint stage's term (unweighted): heatmaps ``(B, N, H, H)`` of the spec's first
         N joints against Gaussians at the batch's 2D joints, weighted by their 2D weights; 0 when
-        no keypoint has 2D."""
+        no keypoint has 2D. ``xy`` (B, >= N, 2): the ground truth in the heatmaps' normalised
+        coordinates; ``None`` = the batch's 2D joints in its own crop (``2 u / S - 1``)."""
         n, size = heatmaps.shape[1], heatmaps.shape[-1]
-        crop = int(batch.image.shape[-1])
         bw = bw if bw is not None else batch_weights(batch, root=self.root)
-        target = gaussian_heatmaps(2.0 * batch.joints2d[:, :n] / crop - 1.0, size, self.config.heatmap_sigma)
+        if xy is None:
+            xy = 2.0 * batch.joints2d / int(batch.image.shape[-1]) - 1.0
+        target = gaussian_heatmaps(xy[:, :n], size, self.config.heatmap_sigma)
         per_joint = ((heatmaps - target.to(heatmaps.dtype)) ** 2).sum(dim=(2, 3))  # (B, N)
         weight = bw.joints2d[:, :n].to(heatmaps.dtype)
         return (per_joint * weight).sum() / weight.sum().clamp(min=1.0)
@@ -241,9 +244,13 @@ class FlaggedObjective(nn.Module):
         """(B, J, 3) soft-argmax joints K for the volume term, or None."""
         return out.joints
 
+    def keypoint_heatmaps(self, out) -> Optional[torch.Tensor]:
+        """(B, N, H, H) heatmaps of the 2D keypoint stage for the heatmap term, or None."""
+        return getattr(out, "heatmaps", None)
+
     def volume_xy(self, out, batch: TrainingBatch | SyntheticBatch, crop: int) -> torch.Tensor:
-        """(B, J, 2) ground-truth x, y of the volume term in the volume's normalised [-1, 1]
-        coordinates (here: the input crop's)."""
+        """(B, J, 2) ground-truth x, y of the volume and heatmap terms in the network crop's
+        normalised [-1, 1] coordinates (here: the input crop's)."""
         return 2.0 * batch.joints2d / crop - 1.0
 
     def box_terms(self, out, batch: TrainingBatch | SyntheticBatch) -> tuple[dict, dict]:

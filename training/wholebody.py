@@ -12,7 +12,8 @@ everything into one SMPL-X in the image's camera (``nets.wholebody``).
 - Objective (:class:`WholeBodyObjective`, on the flag-weighted base of the part objectives):
   L_3D on the 137 joints (pelvis-aligned), L_2D through the image's K, L_BM on all 53 rotations
   (global, body, both hands, jaw), betas and expression, L_proj on the whole mesh at
-  ``render_size``, the body's volume term in its crop's coordinates, and L_box: the corrected
+  ``render_size``, the body's volume term in its crop's coordinates (and the heatmap term of
+  its 2D keypoint stage when it has one, in the same coordinates), and L_box: the corrected
   part boxes (``part_box_center_scale``, body-crop normalised) against the ground-truth boxes
   enlarged by the network's ``hand_box_scale`` / ``face_box_scale`` (so they aim at the crops
   the part subnetworks saw), weighted by ``boxes_valid``.
@@ -175,8 +176,12 @@ class WholeBodyObjective(FlaggedObjective):
     def volume_joints(self, out: WholeBodyOutput) -> Optional[torch.Tensor]:
         return out.body.joints
 
+    def keypoint_heatmaps(self, out: WholeBodyOutput) -> Optional[torch.Tensor]:
+        return getattr(out.body, "heatmaps", None)  # the body subnetwork's 2D keypoint stage, in its crop
+
     def volume_xy(self, out: WholeBodyOutput, batch: TrainingBatch | SyntheticBatch, crop: int) -> torch.Tensor:
-        """The ground-truth joints in the body crop's normalised coordinates (B, J, 2)."""
+        """The ground-truth joints in the body crop's normalised coordinates (B, J, 2): the
+        targets of the body's volume term and of its 2D keypoint stage's heatmap term."""
         center, size = box_center_size(out.body_boxes_xyxy.detach())
         return (batch.joints2d - center[:, None]) / (0.5 * size[:, None, 0:1])
 

@@ -24,8 +24,9 @@ from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from robosmplx_core.nets.checkpoint import load_network, save_checkpoint
 from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.crop import center_size_to_boxes, crop_to_image
+from robosmplx_core.nets.keypoints import gaussian_heatmaps
 from robosmplx_core.nets.specs import HAND_SPEC
-from robosmplx_core.nets.subnet import PartSubnetwork
+from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from robosmplx_core.nets.testing import TINY_NETWORK_CONFIG, TINY_SUBNET_CONFIG, TINY_SUBNET_KWARGS, randomize_heads
 from robosmplx_core.nets.wholebody import PART_JOINT_INDICES_137, WholeBodyNetwork
 from robosmplx_core.losses import LossWeights
@@ -135,6 +136,33 @@ def test_objective_is_zero_at_the_ground_truth(model, batch) -> None:
         assert terms[name] < 1e-6, (name, terms)
     out.params = dataclasses.replace(batch.params, jaw_pose=batch.params.body_pose[:, 3])  # another rotation
     assert objective(out, batch).breakdown.bm_rotations > 1e-3
+
+
+def test_objective_trains_the_body_keypoint_stage_in_its_crop(model, batch) -> None:
+    """A body subnetwork with the 2D keypoint stage: the whole-body objective adds its heatmap
+    term, with targets in the body crop (not the full image), and trains the keypoint head."""
+    torch.manual_seed(0)
+    body = SubnetConfig(**{**TINY_SUBNET_KWARGS, "keypoint_joints": 25})
+    net = WholeBodyNetwork.from_config(dataclasses.replace(TINY_NETWORK_CONFIG, body=body))
+    boxes = torch.tensor([[14.0, 4.0, 114.0, 104.0], [0.0, 0.0, 128.0, 128.0]])
+    out = net(normalize_images(batch.image), boxes, batch.K)
+    weights = LossWeights(segmentation=0.0, contrastive=0.0, projection=0.0)
+    on = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=weights, heatmap_keypoints=2.0))
+    off = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=weights, heatmap_keypoints=0.0))
+    result = on(out, batch)
+    xy = on.volume_xy(out, batch, 128)
+    expected = 2.0 * float(on.heatmap_loss(out.body.heatmaps.detach(), batch, xy=xy))
+    assert result.extra["heatmap_keypoints"] == pytest.approx(expected, rel=1e-5) and expected > 0
+    assert float((result.total - off(out, batch).total).detach()) == pytest.approx(expected, rel=1e-3)
+    # heatmaps at the body-crop targets cost nothing; read in full-image coordinates they would
+    size = out.body.heatmaps.shape[-1]
+    at_target = gaussian_heatmaps(xy[:, :25].detach(), size, on.config.heatmap_sigma)
+    exact = dataclasses.replace(out, body=dataclasses.replace(out.body, heatmaps=at_target))
+    assert on(exact, batch).extra["heatmap_keypoints"] == pytest.approx(0.0, abs=1e-6)
+    assert float(on.heatmap_loss(at_target, batch)) > 1.0  # the image-crop default targets differ
+    result.total.backward()
+    grads = [p.grad for p in net.body.keypoint_head.parameters()]
+    assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
 
 
 def test_part_inits_load_the_part_stage_weights(tmp_path) -> None:
