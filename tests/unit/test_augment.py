@@ -19,11 +19,6 @@ SIZE = 96
 
 
 @pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
-
-
-@pytest.fixture(scope="module")
 def sample(model: BodyModel):
     return SyntheticDataset(config=SyntheticConfig(seed=7, image_size=SIZE, length=4), model=model)[0]
 

@@ -8,7 +8,6 @@ import dataclasses
 import pytest
 import torch
 
-from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset, collate_samples
 from robosmplx_core.losses import LossWeights
 from robosmplx_core.nets.keypoints import gaussian_heatmaps
@@ -20,11 +19,6 @@ from training.loop import LoopConfig, train_for
 from training.objective import BodyObjective, ObjectiveConfig
 
 N = 25
-
-
-@pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import dataclasses
 import pytest
 import torch
 
-from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.augment import AugmentConfig, positive_pair
 from robosmplx_core.data.datasets.common import collate_training_samples, from_synthetic
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset, collate_samples
@@ -28,11 +27,6 @@ from training.part_objective import PartObjective, build_objective, world_rotati
 TERMS = ("keypoints_3d", "keypoints_2d", "bm_rotations", "bm_betas", "bm_expression", "segmentation", "projection",
          "contrastive")
 CONFIG = ObjectiveConfig(weights=LossWeights(boxes=0.0), render_size=16, volume_depth_m=0.3)
-
-
-@pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,6 @@ PROTOCOL = robustness_protocol()
 
 
 @pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
-
-
-@pytest.fixture(scope="module")
 def items(model: BodyModel) -> dict[str, list[EvalItem]]:
     out = {}
     for part in ("body", "hand", "face"):

@@ -20,11 +20,6 @@ SIZE = 128
 
 
 @pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
-
-
-@pytest.fixture(scope="module")
 def datasets(model: BodyModel) -> dict[str, SyntheticDataset]:
     return {part: SyntheticDataset(config=SyntheticConfig(seed=3, image_size=SIZE, part=part, length=50), model=model)
             for part in ("body", "hand", "face")}

@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 import torch
 
-from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.augment import AugmentConfig, positive_pair
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset, collate_samples
 from robosmplx_core.nets.specs import BODY_SPEC
@@ -18,11 +17,6 @@ from robosmplx_core.nets.testing import TINY_SUBNET_KWARGS
 from robosmplx_core.losses import LossWeights
 from training.evaluate import evaluate, mean_pose, mean_prediction, shifted
 from training.objective import BodyObjective, ObjectiveConfig
-
-
-@pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import dataclasses
 import pytest
 import torch
 
-from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.augment import AugmentConfig, positive_pair
 from robosmplx_core.data.datasets.common import PARAM_FIELDS, collate_training_samples, from_synthetic
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset, collate_samples, crop_camera
@@ -25,11 +24,6 @@ from training.objective import BodyObjective, ObjectiveConfig
 
 TERMS = ("keypoints_3d", "keypoints_2d", "bm_rotations", "bm_betas", "segmentation", "projection", "contrastive",
          "volume")
-
-
-@pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import pytest
 import safetensors.torch
 import torch
 
-from robosmplx_core.body_model import BodyModel
 from robosmplx_core.cli import main as cli_main
 from robosmplx_core.data.datasets.common import collate_training_samples, from_synthetic
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
@@ -42,11 +41,6 @@ TINY = [f"network.{k}={v}" for k, v in TINY_SUBNET_KWARGS.items()] + [
     "data.val_size=2", "data.mean_init_samples=4", "batch_pairs=2", "num_workers=0", "log_every=1",
     "schedule.warmup_steps=1", "wholebody.box_head_channels=16",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def model() -> BodyModel:
-    return BodyModel.load(use_face_contour=True)
 
 
 @pytest.fixture(scope="module")
