@@ -22,7 +22,7 @@ from robosmplx_core.media import SAMPLES, media_dir
 
 __all__ = [
     "BACKGROUND_KINDS", "LightingConfig", "available_photos", "make_background", "clothing_albedo",
-    "hair_vertices", "vertex_normals", "shade_pixels",
+    "hair_vertices", "face_marks", "FACE_MARKS", "vertex_normals", "shade_pixels",
 ]  # fmt: skip
 
 BACKGROUND_KINDS = ("solid", "gradient", "noise", "photo")
@@ -59,6 +59,9 @@ class LightingConfig:
         long_sleeves_prob: chance that the top covers the forearms too.
         hair_prob: chance that the back and top of the head carry a hair colour (else bald):
             the face/hair contrast is the cue real images give for facing towards or away.
+        print_prob: chance that the top carries a print on the chest (a logo, a graphic tee).
+        Faces (eyes, brows, lips) and the top's lower front neckline are always drawn (see
+        :func:`face_marks`): with the hair they are the front/back cues of real people.
     """
 
     ambient: tuple[float, float] = (0.15, 0.5)
@@ -68,14 +71,17 @@ class LightingConfig:
     texture_noise: float = 0.04
     long_sleeves_prob: float = 0.5
     hair_prob: float = 0.9
+    print_prob: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("ambient", "diffuse"):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi:
                 raise ValueError(f"LightingConfig.{name}: expected 0 <= low <= high, got {(lo, hi)}")
-        if not all(0.0 <= v <= 1.0 for v in (self.tint, self.long_sleeves_prob, self.hair_prob)):
-            raise ValueError("LightingConfig.tint, long_sleeves_prob and hair_prob: expected values in [0, 1]")
+        if not all(0.0 <= v <= 1.0 for v in (self.tint, self.long_sleeves_prob, self.hair_prob,
+                                                  self.print_prob)):
+            raise ValueError("LightingConfig.tint, long_sleeves_prob, hair_prob and print_prob: expected values "
+                             "in [0, 1]")
 
 
 def _rand(gen: torch.Generator, *shape: int) -> torch.Tensor:
@@ -162,17 +168,74 @@ def hair_vertices(rest_vertices: torch.Tensor, body_labels: torch.Tensor) -> tor
     return head & ((height > 0.8) | ((depth < 0.45) & (height > 0.3)))
 
 
+FACE_MARKS = ("none", "eye", "brow", "lip", "neckline", "print")
+"""Codes of :func:`face_marks` (index = code)."""
+
+_MARK_RADIUS_M = {"eye": 0.009, "brow": 0.006, "lip": 0.005}
+
+
+def _landmark_rows(kind: str) -> list[int]:
+    from robosmplx_core.body_model.joints import SMPLX_127_NAMES
+
+    def is_kind(name: str) -> bool:
+        if kind == "brow":
+            return "eye_brow" in name
+        if kind == "eye":
+            return name.startswith(("left_eye", "right_eye")) and name[-1].isdigit() and "brow" not in name
+        return "mouth" in name or "lip" in name
+
+    return [i for i, n in enumerate(SMPLX_127_NAMES) if is_kind(n)]
+
+
+def face_marks(rest_vertices: torch.Tensor, rest_joints: torch.Tensor, body_labels: torch.Tensor) -> torch.Tensor:
+    """(V,) int64 codes into :data:`FACE_MARKS`: the vertices painted as eyes, brows and lips,
+    the skin of the top's neckline, and the chest print's area.
+
+    Real people look different from the front and the back (a face, a lower neckline in front,
+    prints on the chest); these marks give the synthetic people the same cues.
+
+    Args:
+        rest_vertices: (V, 3) rest-pose mesh (model frame: y up, +z front).
+        rest_joints: (J, 3) rest-pose joints, J >= 127 (``SMPLX_127_NAMES`` order: the face
+            landmarks place the eyes, brows and lips).
+        body_labels: (V,) body part label in [0, 24).
+    """
+    from robosmplx_core.body_model.joints import SMPLX_127_NAMES
+
+    v = rest_vertices.detach().to(torch.float32)
+    j = rest_joints.detach().to(torch.float32)
+    if j.shape[0] < len(SMPLX_127_NAMES):
+        raise ValueError(f"face_marks: expected >= {len(SMPLX_127_NAMES)} rest joints (with the face landmarks), "
+                         f"got {j.shape[0]}")
+    marks = torch.zeros(v.shape[0], dtype=torch.int64)
+    head = body_labels == BODY_PART_NAMES.index("head")
+    front = v[:, 2] > j[SMPLX_127_NAMES.index("head"), 2]
+    for kind in ("lip", "brow", "eye"):  # eyes last: they win where brows come close
+        d = torch.cdist(v, j[_landmark_rows(kind)]).min(dim=1).values
+        marks[head & front & (d < _MARK_RADIUS_M[kind])] = FACE_MARKS.index(kind)
+    torso = torch.isin(body_labels, torch.tensor([BODY_PART_NAMES.index(n) for n in
+                                                  ("spine1", "spine2", "spine3", "left_collar", "right_collar")]))
+    neck_y = j[SMPLX_127_NAMES.index("neck"), 1]
+    x, y, z = v.unbind(dim=1)
+    chest_front = torso & (z > 0.0)
+    marks[chest_front & (y > neck_y - 0.06 + 3.0 * x**2)] = FACE_MARKS.index("neckline")
+    marks[chest_front & (z > 0.04) & (x.abs() < 0.075) & (y > neck_y - 0.24) & (y < neck_y - 0.09)] = \
+        FACE_MARKS.index("print")
+    return marks
+
+
 def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: LightingConfig,
-                    hair: torch.Tensor | None = None) -> torch.Tensor:
+                    hair: torch.Tensor | None = None, marks: torch.Tensor | None = None) -> torch.Tensor:
     """(V, 3) per-vertex albedo: skin, top, bottom and shoe colours over the SMPL body parts,
-    a small per-part tint, hair on the ``hair`` vertices (chance ``cfg.hair_prob``) and
-    per-vertex noise.
+    a small per-part tint, hair on the ``hair`` vertices (chance ``cfg.hair_prob``), the face,
+    neckline and chest print on the ``marks`` vertices, and per-vertex noise.
 
     Args:
         gen: random generator.
         body_labels: (V,) body part label in [0, 24) (``part_labels(model, "body")``).
         cfg: ranges.
         hair: (V,) bool from :func:`hair_vertices`; ``None`` = no hair.
+        marks: (V,) codes from :func:`face_marks`; ``None`` = a plain head and top.
     """
     tone = _SKIN_TONES[int(_rand(gen, 1).item() * len(_SKIN_TONES)) % len(_SKIN_TONES)]
     skin = (tone * (0.9 + 0.2 * _rand(gen, 3))).clamp(0, 1)
@@ -188,7 +251,24 @@ def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: Lighti
     if hair is not None and float(hair_draw[0]) < cfg.hair_prob:
         shade = _HAIR_COLOURS[int(hair_draw[1].item() * len(_HAIR_COLOURS)) % len(_HAIR_COLOURS)]
         albedo = torch.where(hair[:, None], shade * (0.85 + 0.3 * _rand(gen, 3)), albedo)
+    if marks is not None:
+        albedo = _paint_marks(gen, albedo, marks, skin, cfg)
     return (albedo + noise).clamp(0.0, 1.0)
+
+
+def _paint_marks(gen: torch.Generator, albedo: torch.Tensor, marks: torch.Tensor, skin: torch.Tensor,
+                 cfg: LightingConfig) -> torch.Tensor:
+    draw = _rand(gen, 8)
+    eye = torch.full((3,), 0.05 + 0.2 * float(draw[0])) * torch.tensor([1.0, 0.85, 0.7])
+    brow = _HAIR_COLOURS[int(draw[1].item() * len(_HAIR_COLOURS)) % len(_HAIR_COLOURS)] * 0.8
+    lip = skin * torch.tensor([0.8, 0.5, 0.5]) * (0.85 + 0.2 * float(draw[2]))
+    paint = {"eye": eye, "brow": brow, "lip": lip, "neckline": skin}
+    if float(draw[3]) < cfg.print_prob:
+        paint["print"] = draw[4:7] * 0.9 + 0.05
+    out = albedo.clone()
+    for name, colour in paint.items():
+        out[marks == FACE_MARKS.index(name)] = colour
+    return out
 
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -228,6 +228,10 @@ class SyntheticDataset(torch.utils.data.Dataset):
         self.faces = torch.as_tensor(self.model.faces, dtype=torch.int64)
         self.body_labels = part_labels(self.model, "body").vertex_labels
         self.hair = appearance.hair_vertices(self.model.layer.v_template, self.body_labels)
+        with torch.no_grad():
+            rest = self.model(SMPLXParams.zeros(1, num_betas=self.model.num_betas,
+                                                num_expression=self.model.num_expression))
+        self.marks = appearance.face_marks(rest.vertices[0], rest.joints[0], self.body_labels)
         self.labels = part_labels(self.model, config.part)
         self.part_vertices = torch.nonzero(self.labels.vertex_labels >= 0).squeeze(1)
         self.joint_index = torch.tensor(spec_joint_indices_144(part_spec(config.part)), dtype=torch.int64)
@@ -293,7 +297,7 @@ def _shade(ds: SyntheticDataset, gen: torch.Generator, verts: torch.Tensor, rast
     """(3, S, S) image: shaded body over a background."""
     cfg = ds.config
     background = torch.from_numpy(appearance.make_background(gen, size, cfg.background_kinds, ds.photos))
-    albedo = appearance.clothing_albedo(gen, ds.body_labels, cfg.lighting, ds.hair)
+    albedo = appearance.clothing_albedo(gen, ds.body_labels, cfg.lighting, ds.hair, ds.marks)
     normals = appearance.vertex_normals(verts, ds.faces)
     tri = ds.faces[raster.face_index[0][mask]]  # (M, 3)
     bary = raster.bary[0][mask][..., None]  # (M, 3, 1)
