@@ -30,6 +30,7 @@ bench: setup
 	$(PY) benchmarks/solver_speed.py --out out/benchmarks/solver_speed.json
 	$(PY) benchmarks/pipeline_speed.py --out out/benchmarks/pipeline_speed.json
 	$(PY) benchmarks/smoothing_quality.py --out out/benchmarks/smoothing_quality.json
+	$(PY) benchmarks/synthetic_speed.py --out out/benchmarks/synthetic_speed.json
 	$(PY) benchmarks/node_latency.py --out out/benchmarks/node_latency.json
 
 clean:
