@@ -24,7 +24,7 @@ def test_small_backbone_is_dense_and_starts_as_identity_blocks():
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.groups == 1 for c in convs)
     blocks = [m for m in net.modules() if type(m).__name__ == "BasicBlock"]
-    assert len(blocks) == 5 and all(float(b.second[1].weight.abs().sum()) == 0.0 for b in blocks)
+    assert len(blocks) == 5 and all(float(b.second[1].weight.detach().abs().sum()) == 0.0 for b in blocks)
 
 
 def test_small_backbone_sizes_and_errors():
