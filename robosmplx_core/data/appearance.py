@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from robosmplx_core.body_model.joints import SMPLX_127_NAMES
 from robosmplx_core.body_model.parts import BODY_PART_NAMES
 from robosmplx_core.media import SAMPLES, media_dir
 
@@ -175,8 +176,6 @@ _MARK_RADIUS_M = {"eye": 0.009, "brow": 0.006, "lip": 0.005}
 
 
 def _landmark_rows(kind: str) -> list[int]:
-    from robosmplx_core.body_model.joints import SMPLX_127_NAMES
-
     def is_kind(name: str) -> bool:
         if kind == "brow":
             return "eye_brow" in name
@@ -200,8 +199,6 @@ def face_marks(rest_vertices: torch.Tensor, rest_joints: torch.Tensor, body_labe
             landmarks place the eyes, brows and lips).
         body_labels: (V,) body part label in [0, 24).
     """
-    from robosmplx_core.body_model.joints import SMPLX_127_NAMES
-
     v = rest_vertices.detach().to(torch.float32)
     j = rest_joints.detach().to(torch.float32)
     if j.shape[0] < len(SMPLX_127_NAMES):
@@ -258,7 +255,7 @@ def clothing_albedo(gen: torch.Generator, body_labels: torch.Tensor, cfg: Lighti
 
 def _paint_marks(gen: torch.Generator, albedo: torch.Tensor, marks: torch.Tensor, skin: torch.Tensor,
                  cfg: LightingConfig) -> torch.Tensor:
-    draw = _rand(gen, 8)
+    draw = _rand(gen, 8)  # draw[7] is spare: a later mark can use it without changing every sample
     eye = torch.full((3,), 0.05 + 0.2 * float(draw[0])) * torch.tensor([1.0, 0.85, 0.7])
     brow = _HAIR_COLOURS[int(draw[1].item() * len(_HAIR_COLOURS)) % len(_HAIR_COLOURS)] * 0.8
     lip = skin * torch.tensor([0.8, 0.5, 0.5]) * (0.85 + 0.2 * float(draw[2]))

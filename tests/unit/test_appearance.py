@@ -10,6 +10,8 @@ from robosmplx_core.body_model.joints import SMPLX_127_NAMES
 from robosmplx_core.body_model.parts import BODY_PART_NAMES, part_labels
 from robosmplx_core.data import appearance
 from robosmplx_core.data.appearance import FACE_MARKS, LightingConfig, clothing_albedo, face_marks, hair_vertices
+from robosmplx_core.data.sampling import PoseSamplingConfig
+from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
 from robosmplx_core.types import SMPLXParams
 
 
@@ -87,9 +89,6 @@ def test_face_marks_bad_input() -> None:
 def test_rendered_people_show_the_marks_only_from_the_front(model: BodyModel, yaw: float, seen: bool) -> None:
     """The same sample with and without the marks: the images differ (around the face) when the
     person faces the camera and are identical when the camera sees their back."""
-    from robosmplx_core.data.sampling import PoseSamplingConfig
-    from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
-
     config = SyntheticConfig(seed=5, image_size=192, pose=PoseSamplingConfig(yaw_deg=(yaw, yaw), pitch_deg=(0.0, 0.0),
                                                                               roll_deg=(0.0, 0.0), pose_scale=0.2))
     ds = SyntheticDataset(config=config, model=model)
