@@ -39,7 +39,7 @@ def test_twenty_steps_with_every_term_lower_the_loss(model, samples) -> None:
         opt.zero_grad()
         result.total.backward()
         opt.step()
-        losses.append(float(result.total))
+        losses.append(float(result.total.detach()))
     terms = result.breakdown.as_dict()
     assert all(terms[k] > 0 for k in ("keypoints_3d", "keypoints_2d", "segmentation", "projection", "contrastive"))
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)

@@ -49,7 +49,7 @@ def _terms(objective, net, batch) -> dict[str, float]:
     with torch.no_grad():
         result = objective(net(normalize_images(batch.image)), batch, paired_positives=True)
     terms = {k: v for k, v in result.breakdown.as_dict().items() if k in TERMS}
-    terms["volume"] = float(result.total) - result.breakdown.total
+    terms["volume"] = float(result.total.detach()) - result.breakdown.total
     return terms
 
 
