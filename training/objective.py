@@ -209,14 +209,15 @@ class FlaggedObjective(nn.Module):
         else:
             result = self._with_mask_projection(predictions, targets, w, mask_only, bw)
         total, extra = result.total, {}
-        heatmaps = self.keypoint_heatmaps(out)
-        if self.config.heatmap_keypoints and heatmaps is not None:
-            xy = self.volume_xy(out, batch, crop)
+        heatmaps, pred_k = self.keypoint_heatmaps(out), self.volume_joints(out)
+        use_heatmaps = bool(self.config.heatmap_keypoints) and heatmaps is not None
+        use_volume = bool(self.config.volume_keypoints) and pred_k is not None
+        xy = self.volume_xy(out, batch, crop) if use_heatmaps or use_volume else None  # both terms' targets
+        if use_heatmaps:
             term = self.config.heatmap_keypoints * self.heatmap_loss(heatmaps, batch, bw=bw, xy=xy)
             total, extra["heatmap_keypoints"] = total + term, float(term.detach())
-        pred_k = self.volume_joints(out)
-        if self.config.volume_keypoints and pred_k is not None:
-            volume = self.config.volume_keypoints * self._volume_loss(pred_k, self.volume_xy(out, batch, crop), batch, bw)
+        if use_volume:
+            volume = self.config.volume_keypoints * self._volume_loss(pred_k, xy, batch, bw)
             total, extra["volume_keypoints"] = total + volume, float(volume.detach())
         return replace(result, total=total, extra=extra)
 
