@@ -21,7 +21,11 @@ The network (defaults): the "small" dense backbone, joint volumes of depth 8, an
 keypoint stage (``nets.keypoints``, an addition to the paper): heatmaps at 1/4 of the crop for
 the 25 body keypoints, trained alone for the first ``--keypoint-stage`` of the budget and then
 frozen while the rest of the network trains (``training.loop``). ``--keypoint-joints 0
---backbone light --depth 16`` is the paper's network as sessions 1-6 measured it.
+--backbone light --depth 16`` is the paper's network as sessions 1-6 measured it. ``--facing``
+adds the facing branch (``nets.facing``: a small CNN on a head patch placed by the keypoints
+says whether the body faces the camera; it trains in both stages) and names the left/right
+keypoint pairs by it (``nets.sides``) before the regressor reads them; the keypoint line then
+also prints how often the facing was right.
 
 Two references show what a result is made of: each trained network's own mean prediction
 scored as a constant ("the image is worth N mm": how much of its result depends on the image at
@@ -71,7 +75,7 @@ def net_config(args: argparse.Namespace, *, use_localization: bool) -> SubnetCon
     return SubnetConfig(backbone=args.backbone, feature_channels=args.channels, hidden_channels=args.channels,
                         segm_channels=args.channels // 2, mlp_channels=2 * args.channels, heatmap_depth=args.depth,
                         input_size=args.image_size, use_localization=use_localization,
-                        keypoint_joints=args.keypoint_joints)
+                        keypoint_joints=args.keypoint_joints, facing_head=args.facing)
 
 
 def evaluate_all(objective: BodyObjective, test: list, *, net=None, baseline=None) -> dict[str, dict]:
@@ -145,6 +149,8 @@ def main() -> None:
                     help="2D keypoint stage for the first N body joints (0 = the paper's network alone)")
     ap.add_argument("--keypoint-stage", type=float, default=0.65,
                     help="fraction of the budget that trains the 2D keypoint stage first")
+    ap.add_argument("--facing", action=argparse.BooleanOptionalAction, default=False,
+                    help="the facing branch (nets.facing: a head-patch CNN saying whether the body faces the camera)")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--volume-weight", type=float, default=None,
@@ -194,6 +200,9 @@ def main() -> None:
                   f"error median {kp['median_px']:.1f} px, mean {kp['mean_px']:.1f} px ({args.image_size} px crops); "
                   f"left/right pairs closer to the swapped truth: {kp['left_right_swapped']:.2f} (0.5 = sides "
                   "not told apart)")
+            if "facing_right" in kp:
+                print(f"{r['variant']}: facing branch right for {kp['facing_right']:.1%} of the held-out crops "
+                      f"({kp['facing_right_towards_away']:.1%} of those facing within 60 degrees of towards/away)")
     print(f"mean pose with each sample's true global orientation (oracle): MPJPE {oracle['mpjpe_mm']:.1f} "
           f"({oracle['mpjpe_mm'] / baseline['normal']['mpjpe_mm']:.3f}x the baseline)")
     print(f"held-out MPJPE / mean-pose baseline: {ratio:.3f} (goal <= 0.5); rendering {render_s:.0f} s")

@@ -23,6 +23,8 @@ from robosmplx_core.data.augment import translate_scale
 from robosmplx_core.data.synthetic import SyntheticSample, collate_samples
 from robosmplx_core.eval import MetricAccumulator, mpjpe_mm, pa_mpjpe_mm, pve_mm, root_points
 from robosmplx_core.geometry import geodesic_angle
+from robosmplx_core.nets.facing import facing_targets
+from robosmplx_core.nets.sides import side_pairs
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from training.loop import batch_to
 from training.objective import PELVIS, BodyObjective
@@ -126,7 +128,10 @@ def keypoint_errors_px(net: PartSubnetwork, samples: Sequence[SyntheticSample], 
     and ``left_right_swapped``: over the left/right keypoint pairs (by joint name) with both
     inside the crop, the fraction whose two predictions lie closer to the swapped ground truth
     (0 = sides always right, 0.5 = the sides are not told apart: the person's facing direction
-    is not read from the image; NaN without pairs).
+    is not read from the image; NaN without pairs). With the facing branch (``nets.facing``) also
+    ``facing_right``: the fraction of samples whose facing logit has the ground truth's sign,
+    and ``facing_right_towards_away`` over those whose body faces within 60 degrees of straight
+    at or away from the camera (NaN without such samples).
 
     Raises:
         ValueError: ``net`` has no keypoint stage, or there are no samples.
@@ -137,17 +142,27 @@ def keypoint_errors_px(net: PartSubnetwork, samples: Sequence[SyntheticSample], 
         raise ValueError("keypoint_errors_px: no samples")
     device = next(net.parameters()).device
     names = net.spec.joint_names[:net.keypoint_head.num_keypoints]
-    errors, swapped = [], []
+    errors, swapped, facing, frontal = [], [], [], []
     for start in range(0, len(samples), batch_size):
         batch = collate_samples(list(samples[start:start + batch_size]))
-        keypoints = net(normalize_images(batch.image.to(device))).keypoints2d.cpu()
+        out = net(normalize_images(batch.image.to(device)))
+        keypoints = out.keypoints2d.cpu()
+        if out.facing is not None:
+            orient = batch.params.global_orient
+            facing.append((out.facing.cpu() > 0) == facing_targets(orient).bool())
+            frontal.append(orient[:, 2, 2].abs() > 0.5)
         n, crop = keypoints.shape[1], batch.image.shape[-1]
         pred, gt, visible = (keypoints + 1.0) * (crop / 2.0), batch.joints2d[:, :n], batch.joints_visible[:, :n].bool()
         errors.append((pred - gt).norm(dim=-1)[visible])
         swapped.append(left_right_swaps(pred, gt, visible, names))
     flat, sides = torch.cat(errors).double(), torch.cat(swapped).double()
-    return {"median_px": float(flat.median()), "mean_px": float(flat.mean()),
-            "left_right_swapped": float(sides.mean()) if sides.numel() else float("nan")}
+    result = {"median_px": float(flat.median()), "mean_px": float(flat.mean()),
+              "left_right_swapped": float(sides.mean()) if sides.numel() else float("nan")}
+    if facing:
+        right, towards = torch.cat(facing).double(), torch.cat(frontal)
+        result["facing_right"] = float(right.mean())
+        result["facing_right_towards_away"] = float(right[towards].mean()) if towards.any() else float("nan")
+    return result
 
 
 def left_right_swaps(pred: torch.Tensor, gt: torch.Tensor, visible: torch.Tensor,
@@ -155,11 +170,9 @@ def left_right_swaps(pred: torch.Tensor, gt: torch.Tensor, visible: torch.Tensor
     """For each left/right pair of ``names`` (``left_x`` / ``right_x``) of each sample with both
     ``visible``: are the two predictions closer to the swapped ground truth? ``pred``, ``gt``
     (B, N, 2), ``visible`` (B, N) bool -> (M,) bool, M = visible pairs."""
-    pairs = [(i, list(names).index("right_" + n[5:])) for i, n in enumerate(names)
-             if n.startswith("left_") and "right_" + n[5:] in names]
-    if not pairs:
+    left, right = (list(side) for side in side_pairs(names))
+    if not left:
         return torch.zeros(0, dtype=torch.bool)
-    left, right = torch.tensor(pairs).T
     as_is = (pred[:, left] - gt[:, left]).norm(dim=-1) + (pred[:, right] - gt[:, right]).norm(dim=-1)
     crossed = (pred[:, left] - gt[:, right]).norm(dim=-1) + (pred[:, right] - gt[:, left]).norm(dim=-1)
     return (crossed < as_is)[visible[:, left] & visible[:, right]]

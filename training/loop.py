@@ -12,6 +12,12 @@ first part of the budget trains the backbone and the keypoint head alone on the 
 (``BodyObjective.heatmap_loss``; only the cheap front of the network runs); then both are
 frozen (no gradients, batch norm in eval mode) and the rest of the network trains on the full
 objective for the remaining time, reading the keypoints as its 2D input.
+
+A network with the facing branch (``nets.facing``) trains it in both stages. In the first, its
+head patches are placed by the ground-truth keypoints (jittered by about the keypoint stage's
+error) on the batch and on ``facing_samples`` more crops drawn from the pool as rendered (the
+branch is cheap next to the backbone and needs many more images than the backbone sees); in
+the second, by the network's own keypoints, on the batch, through the objective's facing term.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from tqdm import tqdm
 from robosmplx_core.data.augment import AugmentConfig, augment_sample, positive_pair
 from robosmplx_core.data.datasets.common import TrainingBatch
 from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticDataset, SyntheticSample, collate_samples
+from robosmplx_core.nets.facing import MIN_KEYPOINTS, facing_targets, head_patch_boxes, sample_patches
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
 from training.objective import BodyObjective
 
@@ -45,6 +52,10 @@ class LoopConfig:
     seed: draws of anchors and augmentations.
     keypoint_stage: fraction of the budget that trains the 2D keypoint stage first (module
         docstring); 0 = train everything together. Needs a network with that stage.
+    facing_samples: extra pool crops per first-stage step for the facing branch (module
+        docstring; networks with that branch only).
+    facing_jitter: std of the shift of those patches' centres (normalised crop units; sides
+        are scaled by ``exp`` of the same std).
     """
 
     pairs_per_step: int = 8
@@ -55,12 +66,17 @@ class LoopConfig:
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     keypoint_stage: float = 0.0
+    facing_samples: int = 48
+    facing_jitter: float = 0.03
 
     def __post_init__(self) -> None:
         if self.pairs_per_step < 1 or self.lr <= 0 or not 0 < self.final_lr_ratio <= 1:
             raise ValueError("LoopConfig: pairs_per_step >= 1, lr > 0 and 0 < final_lr_ratio <= 1 expected")
         if not 0.0 <= self.keypoint_stage < 1.0:
             raise ValueError(f"LoopConfig.keypoint_stage: expected a fraction in [0, 1), got {self.keypoint_stage}")
+        if self.facing_samples < 0 or self.facing_jitter < 0:
+            raise ValueError("LoopConfig: facing_samples >= 0 and facing_jitter >= 0 expected, got "
+                             f"{self.facing_samples}, {self.facing_jitter}")
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,30 @@ def _run_steps(seconds: float, step: Callable[[float], float], bar: tqdm, stage:
     return losses
 
 
+def _facing_step_loss(net: PartSubnetwork, pool: list[SyntheticSample],
+                      batch: SyntheticBatch, images: torch.Tensor, gen: torch.Generator, cfg: LoopConfig) -> torch.Tensor:
+    """First-stage facing term: head patches at the jittered ground-truth keypoints of the batch
+    (``images``: its normalised crops) and of ``cfg.facing_samples`` pool crops (randomly mirrored:
+    a mirrored person faces the same way)."""
+    idx = torch.randint(len(pool), (cfg.facing_samples,), generator=gen).tolist()
+    extra = [pool[i] for i in idx]
+    n = MIN_KEYPOINTS
+    crops = torch.cat([images, normalize_images(torch.stack([s.image for s in extra]).to(images.device))]) \
+        if extra else images
+    size = int(batch.image.shape[-1])
+    xy = 2.0 * torch.cat([batch.joints2d[:, :n].cpu(), torch.stack([s.joints2d[:n] for s in extra])]
+                         if extra else [batch.joints2d[:, :n].cpu()]) / size - 1.0
+    boxes = head_patch_boxes(xy)
+    noise = torch.randn(len(boxes), 3, generator=gen) * cfg.facing_jitter
+    boxes = torch.cat([boxes[:, :2] + noise[:, :2], boxes[:, 2:] * noise[:, 2:].exp()], dim=1)
+    patches = sample_patches(crops, boxes.to(crops.device), net.facing_head.patch_size)
+    mirror = torch.rand(len(boxes), generator=gen) < 0.5
+    patches = torch.where(mirror.to(crops.device)[:, None, None, None], patches.flip(-1), patches)
+    orient = torch.cat([batch.params.global_orient.cpu()] + [s.params.global_orient for s in extra])
+    logits = net.facing_head.classify(patches)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, facing_targets(orient).to(logits))
+
+
 def _frozen_front(net: PartSubnetwork) -> list[torch.nn.Module]:
     """The modules of the 2D keypoint stage (trained first, then frozen)."""
     return [net.backbone, net.keypoint_head]
@@ -151,17 +191,22 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
     first: list[float] = []
     if cfg.keypoint_stage:
         front = torch.nn.ModuleList(_frozen_front(net))
-        opt = torch.optim.Adam(front.parameters(), lr=cfg.lr)
+        facing = objective.config.facing if net.facing_head is not None else 0.0
+        trained = torch.nn.ModuleList(list(front) + ([net.facing_head] if facing else []))
+        opt = torch.optim.Adam(trained.parameters(), lr=cfg.lr)
 
         def keypoint_step(frac: float) -> float:
             _cosine_lr(opt, cfg, frac)
             batch = batch_to(_batch(pool, gen, cfg, False), device)
-            heatmaps = net.keypoint_head(net.backbone(normalize_images(batch.image)))
+            images = normalize_images(batch.image)
+            heatmaps = net.keypoint_head(net.backbone(images))
             loss = objective.heatmap_loss(heatmaps, batch)
+            if facing:
+                loss = loss + facing * _facing_step_loss(net, pool, batch, images, gen, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(front.parameters(), cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(trained.parameters(), cfg.grad_clip)
             opt.step()
             return float(loss.detach())
 

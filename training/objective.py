@@ -24,7 +24,10 @@ the combined loss of ``robosmplx_core.losses``:
 - plus, for a network with the 2D keypoint stage (``nets.keypoints``, not in the paper), the
   heatmap term: per keypoint, the summed squared difference between its heatmap and a
   unit-peak Gaussian (``heatmap_sigma`` cells) at the ground truth, averaged over the keypoints
-  with 2D (``heatmap_loss``, also used alone to train that stage first).
+  with 2D (``heatmap_loss``, also used alone to train that stage first);
+- plus, for a network with the facing branch (``nets.facing``, not in the paper), binary
+  cross-entropy between its logits and whether the body faces the camera (``facing_loss``,
+  from the ground-truth global orientation).
 
 Missing ground truth is weighted out by the batch's flags (``training.targets``): L_3D by
 ``joints3d_conf`` (0 without ``has_joints3d``), L_2D by ``joints2d_conf`` times
@@ -45,6 +48,7 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.body_model.parts import part_labels
@@ -53,6 +57,7 @@ from robosmplx_core.data.synthetic import SyntheticBatch, resize_segmentation
 from robosmplx_core.geometry.camera import crop_cam_to_full_transl
 from robosmplx_core.losses import LossPredictions, LossResult, LossTargets, LossWeights, compute_losses
 from robosmplx_core.losses.segmentation import projected_segmentation_loss, silhouette_loss
+from robosmplx_core.nets.facing import facing_targets
 from robosmplx_core.nets.keypoints import gaussian_heatmaps
 from robosmplx_core.nets.specs import BODY_SPEC, PartSpec, spec_joint_indices_144
 from robosmplx_core.nets.subnet import SubnetOutput
@@ -76,6 +81,7 @@ class ObjectiveConfig:
     heatmap_keypoints: weight of the 2D keypoint stage's heatmap term (networks with that
         stage only; 0 = off).
     heatmap_sigma: std of its Gaussian targets, in heatmap cells (4 crop pixels each).
+    facing: weight of the facing branch's term (networks with that branch only; 0 = off).
     """
 
     weights: LossWeights = field(default_factory=lambda: LossWeights(bm_expression=0.0, boxes=0.0))
@@ -84,11 +90,14 @@ class ObjectiveConfig:
     render_size: int = 64
     heatmap_keypoints: float = 1.0
     heatmap_sigma: float = 1.5
+    facing: float = 1.0
 
     def __post_init__(self) -> None:
         if self.volume_keypoints < 0 or self.volume_depth_m <= 0 or self.render_size < 8:
             raise ValueError("ObjectiveConfig: volume_keypoints >= 0, volume_depth_m > 0 and render_size >= 8 "
                              f"expected, got {self.volume_keypoints}, {self.volume_depth_m}, {self.render_size}")
+        if self.facing < 0:
+            raise ValueError(f"ObjectiveConfig.facing: expected a weight >= 0, got {self.facing}")
         if self.heatmap_keypoints < 0 or not self.heatmap_sigma > 0:
             raise ValueError("ObjectiveConfig: heatmap_keypoints >= 0 and heatmap_sigma > 0 expected, got "
                              f"{self.heatmap_keypoints}, {self.heatmap_sigma}")
@@ -219,7 +228,24 @@ class FlaggedObjective(nn.Module):
         if use_volume:
             volume = self.config.volume_keypoints * self._volume_loss(pred_k, xy, batch, bw)
             total, extra["volume_keypoints"] = total + volume, float(volume.detach())
+        facing = self.facing_logits(out)
+        if self.config.facing and facing is not None:
+            term = self.config.facing * self.facing_loss(facing, batch, bw=bw)
+            total, extra["facing"] = total + term, float(term.detach())
         return replace(result, total=total, extra=extra)
+
+    def facing_loss(self, logits: torch.Tensor, batch: TrainingBatch | SyntheticBatch, *,
+                    bw: BatchWeights | None = None) -> torch.Tensor:
+        """The facing branch's term (unweighted): binary cross-entropy of ``logits`` (B,) against
+        ``nets.facing.facing_targets`` of the batch's global orientation, over the samples whose
+        global orientation is valid; 0 when none is."""
+        bw = bw if bw is not None else batch_weights(batch, root=self.root)
+        target = facing_targets(batch.params.global_orient.to(logits.dtype))
+        per_sample = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        if bw.rotations is None:
+            return per_sample.mean() if per_sample.numel() else logits.sum() * 0.0
+        weight = bw.rotations[:, 0].to(logits.dtype)
+        return (per_sample * weight).sum() / weight.sum().clamp(min=1.0)
 
     def heatmap_loss(self, heatmaps: torch.Tensor, batch: TrainingBatch | SyntheticBatch, *,
                      bw: BatchWeights | None = None, xy: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,6 +274,10 @@ class FlaggedObjective(nn.Module):
     def keypoint_heatmaps(self, out) -> Optional[torch.Tensor]:
         """(B, N, H, H) heatmaps of the 2D keypoint stage for the heatmap term, or None."""
         return getattr(out, "heatmaps", None)
+
+    def facing_logits(self, out) -> Optional[torch.Tensor]:
+        """(B,) logits of the facing branch for its term, or None."""
+        return getattr(out, "facing", None)
 
     def volume_xy(self, out, batch: TrainingBatch | SyntheticBatch, crop: int) -> torch.Tensor:
         """(B, J, 2) ground-truth x, y of the volume and heatmap terms in the network crop's

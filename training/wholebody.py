@@ -179,6 +179,9 @@ class WholeBodyObjective(FlaggedObjective):
     def keypoint_heatmaps(self, out: WholeBodyOutput) -> Optional[torch.Tensor]:
         return getattr(out.body, "heatmaps", None)  # the body subnetwork's 2D keypoint stage, in its crop
 
+    def facing_logits(self, out: WholeBodyOutput) -> Optional[torch.Tensor]:
+        return getattr(out.body, "facing", None)  # the body subnetwork's facing branch
+
     def volume_xy(self, out: WholeBodyOutput, batch: TrainingBatch | SyntheticBatch, crop: int) -> torch.Tensor:
         """The ground-truth joints in the body crop's normalised coordinates (B, J, 2): the
         targets of the body's volume term and of its 2D keypoint stage's heatmap term."""

@@ -28,6 +28,9 @@ class SubnetConfig:
     use_localization: False drops the Localization Module (the ablation baseline of table 11).
     keypoint_joints: N > 0 adds the 2D keypoint stage (heatmaps at 1/4 for the spec's first N
         joints, read by the regressor; not in the paper, see ``nets.keypoints``); 0 = none.
+    facing_head: add the facing branch (a head-patch CNN saying whether the body faces the
+        camera, read by the regressor; not in the paper, see ``nets.facing``). Needs
+        ``keypoint_joints >= 25``.
     """
 
     backbone: str = "resnet50"
@@ -39,6 +42,7 @@ class SubnetConfig:
     input_size: int | None = None
     use_localization: bool = True
     keypoint_joints: int = 0
+    facing_head: bool = False
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -50,6 +54,9 @@ class SubnetConfig:
             raise ValueError(f"SubnetConfig: sizes must be >= 1, got {bad}")
         if self.keypoint_joints < 0:
             raise ValueError(f"SubnetConfig.keypoint_joints: expected >= 0 (0 = no keypoint stage), got {self.keypoint_joints}")
+        if self.facing_head and self.keypoint_joints < 25:
+            raise ValueError("SubnetConfig.facing_head: the facing branch reads a head patch placed by the 2D "
+                             f"keypoint stage; set keypoint_joints >= 25, got {self.keypoint_joints}")
         if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
             raise ValueError(f"SubnetConfig.input_size: expected a positive multiple of 32, got {self.input_size}")
 

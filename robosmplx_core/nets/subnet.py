@@ -8,6 +8,12 @@ heatmaps at 1/4 of the crop for the spec's first N joints, decoded to 2D keypoin
 regressor reads beside the pooled features and K. The regressor reads them detached: the stage
 learns from its own heatmap loss (``training.objective``), trained first (``training.loop``).
 
+Optional facing branch (``facing_head=True``, needs ``keypoint_joints >= 25``; ``nets.facing``):
+a small CNN on a head patch placed by the keypoint stage's head keypoints says whether the body
+faces the camera (one logit, output ``facing``). The left/right keypoint pairs are then decoded
+in image order and named by that facing (``nets.sides``); those keypoints are ``keypoints2d``
+and the regressor reads them and the facing probability, detached.
+
 Regressor (one-shot, not HMR's iterative error feedback, so the exported graph is a plain
 feed-forward pass): 1 x 1 conv ``C + J D -> hidden`` + BN + ReLU, 3 x 3 conv stride 2 + BN +
 ReLU, global average pool, ``Linear(hidden, mlp) + ReLU``, then one linear layer whose output is
@@ -43,9 +49,11 @@ from robosmplx_core.nets._ops import identity_rot6d, rot6d_to_rotmat_export
 from robosmplx_core.nets.backbones import FEATURE_STRIDE, build_backbone
 from robosmplx_core.nets.backbones._common import conv_bn_relu
 from robosmplx_core.nets.config import SubnetConfig
+from robosmplx_core.nets.facing import MIN_KEYPOINTS, FacingHead
 from robosmplx_core.nets.images import check_network_images, normalize_images
 from robosmplx_core.nets.keypoints import KeypointHead, decode_heatmaps
 from robosmplx_core.nets.localization import LocalizationModule
+from robosmplx_core.nets.sides import assign_sides, decode_pairs_by_x, side_pairs
 from robosmplx_core.nets.specs import PartSpec
 
 __all__ = ["MEAN_CAMERA_SCALE", "PartSubnetwork", "SubnetOutput", "normalize_images"]
@@ -75,6 +83,8 @@ class SubnetOutput:
             without the keypoint stage.
         keypoints2d: (B, N, 2) their decoded keypoints, normalised crop coordinates; None
             without the keypoint stage.
+        facing: (B,) logits of the facing branch (> 0: the body faces the camera); None
+            without it.
         features: (B, C) global average of the backbone feature map F (for analysis/embeddings).
         betas: (B, NB) shape (body: always; hand/face: the part-only branch), else None.
         expression: (B, NE) expression coefficients (face), else None.
@@ -95,6 +105,7 @@ class SubnetOutput:
     global_orient: Optional[torch.Tensor] = None
     heatmaps: Optional[torch.Tensor] = None
     keypoints2d: Optional[torch.Tensor] = None
+    facing: Optional[torch.Tensor] = None
 
     @property
     def batch_size(self) -> int:
@@ -153,13 +164,14 @@ class PartSubnetwork(nn.Module):
             whole-body assembly needs it for the body).
         keypoint_joints: N > 0 adds the 2D keypoint stage for the spec's first N joints (module
             docstring); 0 = none (the paper's network).
+        facing_head: add the facing branch (module docstring); needs ``keypoint_joints >= 25``.
     """
 
     def __init__(
         self, spec: PartSpec, *, backbone: str = "resnet50", feature_channels: int = 512,
         heatmap_depth: int = 32, hidden_channels: int = 256, segm_channels: int = 128,
         mlp_channels: int = 1024, input_size: int | None = None, part_only: bool = False,
-        use_localization: bool = True, keypoint_joints: int = 0,
+        use_localization: bool = True, keypoint_joints: int = 0, facing_head: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         if part_only and not spec.part_only_branches:
@@ -171,6 +183,9 @@ class PartSubnetwork(nn.Module):
         if not 0 <= keypoint_joints <= spec.num_joints:
             raise ValueError(f"PartSubnetwork: keypoint_joints must be in [0, {spec.num_joints}] (the "
                              f"{spec.name} spec's joints), got {keypoint_joints}")
+        if facing_head and keypoint_joints < MIN_KEYPOINTS:
+            raise ValueError(f"PartSubnetwork: facing_head places its patch on the head keypoints, so it needs "
+                             f"keypoint_joints >= {MIN_KEYPOINTS}, got {keypoint_joints}")
         self.spec = dataclasses.replace(spec, input_size=size)
         self.part_only = part_only
         self.backbone = build_backbone(backbone, out_channels=feature_channels)
@@ -193,6 +208,9 @@ class PartSubnetwork(nn.Module):
         if keypoint_joints:
             self.keypoint_head = KeypointHead(in_channels=feature_channels, num_keypoints=keypoint_joints)
             joint_inputs += 2 * keypoint_joints
+        self.facing_head: Optional[FacingHead] = FacingHead() if facing_head else None
+        self._pairs = side_pairs(spec.joint_names[:keypoint_joints])
+        joint_inputs += 1 if facing_head else 0
         self.regressor_mlp = nn.Sequential(nn.Linear(hidden_channels + joint_inputs, mlp_channels), nn.ReLU(inplace=True))
         self._layout = _head_layout(spec, part_only)
         self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
@@ -200,12 +218,14 @@ class PartSubnetwork(nn.Module):
         with torch.no_grad():
             self.regressor_out.bias.copy_(_head_mean(self._layout, spec))
         order = ("rot6d", "rotmats", "joints", "segm_logits", "features", "betas", "expression", "camera",
-                 "global_orient", "heatmaps", "keypoints2d")  # fmt: skip
+                 "global_orient", "heatmaps", "keypoints2d", "facing")  # fmt: skip
         present = {"rot6d", "rotmats", "features"} | {n for n, _ in self._layout}
         if use_localization:
             present |= {"joints", "segm_logits"}
         if keypoint_joints:
             present |= {"heatmaps", "keypoints2d"}
+        if facing_head:
+            present.add("facing")
         self.output_names: tuple[str, ...] = tuple(n for n in order if n in present)
 
     @classmethod
@@ -216,7 +236,7 @@ class PartSubnetwork(nn.Module):
                    segm_channels=config.segm_channels, mlp_channels=config.mlp_channels,
                    input_size=config.input_size, part_only=part_only,
                    use_localization=config.use_localization,
-                   keypoint_joints=config.keypoint_joints)  # fmt: skip
+                   keypoint_joints=config.keypoint_joints, facing_head=config.facing_head)  # fmt: skip
 
     @torch.no_grad()
     def set_mean(self, *, rotmats: torch.Tensor, betas: torch.Tensor | None = None) -> None:
@@ -291,10 +311,18 @@ class PartSubnetwork(nn.Module):
         hidden = self.regressor_conv(inputs).mean(dim=(2, 3))
         if loc is not None:
             hidden = torch.cat([hidden, loc.joints.flatten(1)], dim=1)
-        heatmaps = keypoints = None
+        heatmaps = keypoints = facing = None
         if self.keypoint_head is not None:
             heatmaps = self.keypoint_head(features)
             keypoints = decode_heatmaps(heatmaps)
+        if self.facing_head is not None:  # pairs in image order, named by the facing (nets.sides)
+            pairs_xy = decode_pairs_by_x(heatmaps.detach(), *self._pairs)
+            ordered = assign_sides(keypoints.detach(), pairs_xy, torch.zeros_like(keypoints[:, 0, 0]), *self._pairs)
+            facing = self.facing_head(images, ordered)
+            prob = torch.sigmoid(facing.detach())
+            keypoints = assign_sides(keypoints.detach(), pairs_xy, prob, *self._pairs)
+            hidden = torch.cat([hidden, keypoints.flatten(1), prob[:, None]], dim=1)
+        elif keypoints is not None:
             hidden = torch.cat([hidden, keypoints.detach().flatten(1)], dim=1)
         flat = self.regressor_out(self.regressor_mlp(hidden))
         groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
@@ -304,6 +332,8 @@ class PartSubnetwork(nn.Module):
             values.update(joints=loc.joints, segm_logits=loc.segm_logits)
         if heatmaps is not None:
             values.update(heatmaps=heatmaps, keypoints2d=keypoints)
+        if facing is not None:
+            values["facing"] = facing
         if "global_orient" in values:
             values["global_orient"] = rot6d_to_rotmat_export(values["global_orient"])
         return tuple(values[name] for name in self.output_names)

@@ -146,6 +146,22 @@ def test_trainer_trains_the_keypoint_stage_with_everything_else(tmp_path) -> Non
     assert net.keypoint_head is not None and net.keypoint_head.num_keypoints == 25
 
 
+def test_trainer_trains_the_facing_branch(tmp_path) -> None:
+    """``network.facing_head=true``: the facing term is logged and the checkpoint rebuilds the
+    network with its facing branch."""
+    import json
+
+    from robosmplx_core.nets.checkpoint import load_network
+
+    out = tmp_path / "facing"
+    code = cli_main(["train", str(CONFIG), *TINY, "network.keypoint_joints=25", "network.facing_head=true",
+                     "steps=2", "val_every=0", f"out_dir={out}", "--quiet"])
+    assert code == 0
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(x["facing"] > 0 for x in lines if x["split"] == "train")
+    assert load_network(out / "checkpoints" / "step_000002").facing_head is not None
+
+
 def test_cli_bad_config_exits_2(tmp_path, capsys) -> None:
     assert cli_main(["train", str(CONFIG), "steps=2", "nope=1", f"out_dir={tmp_path}"]) == 2
     assert "unknown config key 'nope'; valid keys here: stage, body_model" in capsys.readouterr().err

@@ -159,6 +159,24 @@ def test_objective_trains_the_body_keypoint_stage_in_its_crop(model, batch) -> N
     assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
 
 
+def test_objective_trains_the_body_facing_branch(model, batch) -> None:
+    """A body subnetwork with the facing branch: the whole-body objective adds its term on the
+    body's facing logits."""
+    torch.manual_seed(0)
+    body = SubnetConfig(**{**TINY_SUBNET_KWARGS, "keypoint_joints": 25, "facing_head": True})
+    net = WholeBodyNetwork.from_config(dataclasses.replace(TINY_NETWORK_CONFIG, body=body))
+    boxes = torch.tensor([[14.0, 4.0, 114.0, 104.0], [0.0, 0.0, 128.0, 128.0]])
+    out = net(normalize_images(batch.image), boxes, batch.K)
+    assert out.body.facing.shape == (2,)
+    weights = LossWeights(segmentation=0.0, contrastive=0.0, projection=0.0)
+    objective = WholeBodyObjective(body_model=model, config=ObjectiveConfig(weights=weights, facing=3.0))
+    result = objective(out, batch)
+    expected = 3.0 * float(objective.facing_loss(out.body.facing.detach(), batch))
+    assert result.extra["facing"] == pytest.approx(expected, rel=1e-5) and expected > 0
+    result.total.backward()
+    assert float(net.body.facing_head.layers[-1].weight.grad.abs().max()) > 0
+
+
 def test_part_inits_load_the_part_stage_weights(tmp_path) -> None:
     hand = randomize_heads(PartSubnetwork.from_config(HAND_SPEC, TINY_SUBNET_CONFIG, part_only=True))
     save_checkpoint(tmp_path / "hand", network=hand, config=TINY_SUBNET_CONFIG)
