@@ -30,15 +30,20 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from robosmplx_core.data.augment import AugmentConfig, augment_sample, positive_pair
 from robosmplx_core.data.datasets.common import TrainingBatch
+from robosmplx_core.data.pose_bank import PoseBank
 from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticDataset, SyntheticSample, collate_samples
+from robosmplx_core.nets._ops import rot6d_to_rotmat_export
 from robosmplx_core.nets.facing import MIN_KEYPOINTS, facing_targets, head_patch_boxes, sample_patches
+from robosmplx_core.nets.sides import assign_sides
 from robosmplx_core.nets.subnet import PartSubnetwork, normalize_images
-from training.objective import BodyObjective
+from robosmplx_core.types import SMPLXParams
+from training.objective import PELVIS, BodyObjective
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class LoopConfig:
         docstring; networks with that branch only).
     facing_jitter: std of the shift of those patches' centres (normalised crop units; sides
         are scaled by ``exp`` of the same std).
+    lifter_noise_px: std of the noise added to the lifter's ground-truth keypoints in the first
+        stage (crop pixels; about the keypoint stage's held-out error).
+    lifter_samples: pose-bank entries per first-stage step for the lifter (``train_for``'s
+        ``pose_bank``).
     """
 
     pairs_per_step: int = 8
@@ -68,15 +77,19 @@ class LoopConfig:
     keypoint_stage: float = 0.0
     facing_samples: int = 48
     facing_jitter: float = 0.03
+    lifter_noise_px: float = 3.0
+    lifter_samples: int = 128
 
     def __post_init__(self) -> None:
         if self.pairs_per_step < 1 or self.lr <= 0 or not 0 < self.final_lr_ratio <= 1:
             raise ValueError("LoopConfig: pairs_per_step >= 1, lr > 0 and 0 < final_lr_ratio <= 1 expected")
         if not 0.0 <= self.keypoint_stage < 1.0:
             raise ValueError(f"LoopConfig.keypoint_stage: expected a fraction in [0, 1), got {self.keypoint_stage}")
-        if self.facing_samples < 0 or self.facing_jitter < 0:
-            raise ValueError("LoopConfig: facing_samples >= 0 and facing_jitter >= 0 expected, got "
-                             f"{self.facing_samples}, {self.facing_jitter}")
+        if self.lifter_samples < 1:
+            raise ValueError(f"LoopConfig.lifter_samples: expected >= 1, got {self.lifter_samples}")
+        if self.facing_samples < 0 or self.facing_jitter < 0 or self.lifter_noise_px < 0:
+            raise ValueError("LoopConfig: facing_samples, facing_jitter and lifter_noise_px >= 0 expected, got "
+                             f"{self.facing_samples}, {self.facing_jitter}, {self.lifter_noise_px}")
 
 
 @dataclass(frozen=True)
@@ -138,28 +151,64 @@ def _run_steps(seconds: float, step: Callable[[float], float], bar: tqdm, stage:
     return losses
 
 
-def _facing_step_loss(net: PartSubnetwork, pool: list[SyntheticSample],
-                      batch: SyntheticBatch, images: torch.Tensor, gen: torch.Generator, cfg: LoopConfig) -> torch.Tensor:
-    """First-stage facing term: head patches at the jittered ground-truth keypoints of the batch
-    (``images``: its normalised crops) and of ``cfg.facing_samples`` pool crops (randomly mirrored:
-    a mirrored person faces the same way)."""
+def _first_stage_extras(net: PartSubnetwork, objective: BodyObjective, pool: list[SyntheticSample],
+                        batch: SyntheticBatch, images: torch.Tensor, gen: torch.Generator,
+                        cfg: LoopConfig, bank: PoseBank | None) -> torch.Tensor:
+    """First-stage terms of the facing branch and the lifter, on the batch (``images``: its
+    normalised crops) and ``cfg.facing_samples`` pool crops, from their ground truth (module
+    docstring): weighted facing BCE on head patches at jittered keypoints (randomly mirrored: a
+    mirrored person faces the same way), plus the lifter's L1 on root-aligned joints (metres),
+    on ``cfg.lifter_samples`` entries of ``bank`` if given, else on the same crops."""
     idx = torch.randint(len(pool), (cfg.facing_samples,), generator=gen).tolist()
     extra = [pool[i] for i in idx]
-    n = MIN_KEYPOINTS
-    crops = torch.cat([images, normalize_images(torch.stack([s.image for s in extra]).to(images.device))]) \
-        if extra else images
-    size = int(batch.image.shape[-1])
-    xy = 2.0 * torch.cat([batch.joints2d[:, :n].cpu(), torch.stack([s.joints2d[:n] for s in extra])]
-                         if extra else [batch.joints2d[:, :n].cpu()]) / size - 1.0
-    boxes = head_patch_boxes(xy)
+    device, size = images.device, int(batch.image.shape[-1])
+    joints2d = torch.cat([batch.joints2d.cpu()] + [s.joints2d[None] for s in extra])
+    orient = torch.cat([batch.params.global_orient.cpu()] + [s.params.global_orient for s in extra])
+    target = facing_targets(orient)
+    crops = torch.cat([images, normalize_images(torch.stack([s.image for s in extra]).to(device))]) if extra else images
+    boxes = head_patch_boxes(2.0 * joints2d[:, :MIN_KEYPOINTS] / size - 1.0)
     noise = torch.randn(len(boxes), 3, generator=gen) * cfg.facing_jitter
     boxes = torch.cat([boxes[:, :2] + noise[:, :2], boxes[:, 2:] * noise[:, 2:].exp()], dim=1)
-    patches = sample_patches(crops, boxes.to(crops.device), net.facing_head.patch_size)
+    patches = sample_patches(crops, boxes.to(device), net.facing_head.patch_size)
     mirror = torch.rand(len(boxes), generator=gen) < 0.5
-    patches = torch.where(mirror.to(crops.device)[:, None, None, None], patches.flip(-1), patches)
-    orient = torch.cat([batch.params.global_orient.cpu()] + [s.params.global_orient for s in extra])
+    patches = torch.where(mirror.to(device)[:, None, None, None], patches.flip(-1), patches)
     logits = net.facing_head.classify(patches)
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits, facing_targets(orient).to(logits))
+    loss = objective.config.facing * F.binary_cross_entropy_with_logits(logits, target.to(logits))
+    if net.lifter is not None and bank is not None:
+        pick = torch.randint(len(bank), (cfg.lifter_samples,), generator=gen)
+        loss = loss + _lifter_loss(net, objective, 2.0 * bank.joints2d[pick] / bank.image_size - 1.0,
+                                   facing_targets(bank.global_orient[pick]), bank.joints3d[pick], gen, cfg, device)
+    elif net.lifter is not None:
+        gt = torch.cat([batch.joints3d.cpu()] + [s.joints3d[None] for s in extra])
+        loss = loss + _lifter_loss(net, objective, 2.0 * joints2d / size - 1.0, target, gt, gen, cfg, device)
+    return loss
+
+
+def _lifter_loss(net: PartSubnetwork, objective: BodyObjective, joints2d: torch.Tensor, facing: torch.Tensor,
+                 joints3d: torch.Tensor, gen: torch.Generator, cfg: LoopConfig, device: torch.device) -> torch.Tensor:
+    """The lifter's L1 on root-aligned joints (metres) from ground-truth keypoints ``joints2d``
+    (B, J, 2) (normalised crop coordinates) plus noise, their pairs named as at test time
+    (``nets.sides``) by a simulated, calibrated facing probability: confidence ``c ~ U(0.5, 1)``,
+    right with probability ``c``; ``facing`` (B,) the true bits, ``joints3d`` (B, J, 3) the truth."""
+    n = net.lifter.num_keypoints
+    xy = joints2d[:, :n] + torch.randn(joints2d[:, :n].shape, generator=gen) * (2.0 * cfg.lifter_noise_px / net.input_size)
+    left, right = (list(side) for side in net.side_pairs)
+    pair = torch.stack([xy[:, left], xy[:, right]], dim=2)  # (B, P, 2, 2)
+    swap = (pair[:, :, 0, 0] > pair[:, :, 1, 0])[..., None, None]
+    ordered = torch.where(swap, pair.flip(2), pair)  # image-left first
+    confidence = 0.5 + 0.5 * torch.rand(len(xy), generator=gen)
+    shown = torch.where(torch.rand(len(xy), generator=gen) < confidence, facing, 1.0 - facing)
+    prob = torch.where(shown > 0.5, confidence, 1.0 - confidence)
+    keypoints = assign_sides(xy, ordered, prob, left, right).to(device)
+    flat = net.lifter(keypoints, prob.to(device)) + net.regressor_out.bias.detach()
+    groups = net.flat_groups(flat)
+    rotmats = rot6d_to_rotmat_export(groups["rot6d"].unflatten(1, (net.spec.num_rotations, 6)))
+    rest = SMPLXParams.zeros(len(xy), num_betas=objective.body_model.num_betas,
+                             num_expression=objective.body_model.num_expression, device=device)
+    params = dataclasses.replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=groups["betas"])
+    pred = objective.body_model.joints(params)[:, objective.joint_index]
+    gt = joints3d.to(device)
+    return ((pred - pred[:, PELVIS:PELVIS + 1]) - (gt - gt[:, PELVIS:PELVIS + 1])).abs().mean()
 
 
 def _frozen_front(net: PartSubnetwork) -> list[torch.nn.Module]:
@@ -168,12 +217,15 @@ def _frozen_front(net: PartSubnetwork) -> list[torch.nn.Module]:
 
 
 def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[SyntheticSample], *, seconds: float,
-              config: LoopConfig | None = None, progress: bool = True) -> TrainHistory:
+              config: LoopConfig | None = None, progress: bool = True,
+              pose_bank: PoseBank | None = None) -> TrainHistory:
     """Train ``net`` in place for ``seconds`` of wall time (whole steps; at least one per stage).
 
     Batches are drawn and augmented on the CPU and moved to the device of ``net``'s parameters
     (``net`` and ``objective`` must already be there). With ``config.keypoint_stage > 0`` the
-    backbone and keypoint head are frozen afterwards (``requires_grad`` False).
+    backbone and keypoint head are frozen afterwards (``requires_grad`` False). A network with
+    the lifter trains it in the first stage on ``pose_bank`` (``data.pose_bank``; ``None``: on
+    the ground truth of the crops the facing branch sees).
 
     Raises:
         ValueError: ``keypoint_stage > 0`` for a network without the keypoint stage.
@@ -192,7 +244,8 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
     if cfg.keypoint_stage:
         front = torch.nn.ModuleList(_frozen_front(net))
         facing = objective.config.facing if net.facing_head is not None else 0.0
-        trained = torch.nn.ModuleList(list(front) + ([net.facing_head] if facing else []))
+        trained = torch.nn.ModuleList(list(front) + ([net.facing_head] if facing else [])
+                                      + ([net.lifter] if facing and net.lifter is not None else []))
         opt = torch.optim.Adam(trained.parameters(), lr=cfg.lr)
 
         def keypoint_step(frac: float) -> float:
@@ -202,7 +255,7 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
             heatmaps = net.keypoint_head(net.backbone(images))
             loss = objective.heatmap_loss(heatmaps, batch)
             if facing:
-                loss = loss + facing * _facing_step_loss(net, pool, batch, images, gen, cfg)
+                loss = loss + _first_stage_extras(net, objective, pool, batch, images, gen, cfg, pose_bank)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

@@ -31,6 +31,9 @@ class SubnetConfig:
     facing_head: add the facing branch (a head-patch CNN saying whether the body faces the
         camera, read by the regressor; not in the paper, see ``nets.facing``). Needs
         ``keypoint_joints >= 25``.
+    lifter: add the keypoint lifter (an MLP from the keypoints to the body's parameters, added
+        to the regressor's output; not in the paper, see ``nets.lifter``). Needs
+        ``facing_head``.
     """
 
     backbone: str = "resnet50"
@@ -43,6 +46,7 @@ class SubnetConfig:
     use_localization: bool = True
     keypoint_joints: int = 0
     facing_head: bool = False
+    lifter: bool = False
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -57,6 +61,9 @@ class SubnetConfig:
         if self.facing_head and self.keypoint_joints < 25:
             raise ValueError("SubnetConfig.facing_head: the facing branch reads a head patch placed by the 2D "
                              f"keypoint stage; set keypoint_joints >= 25, got {self.keypoint_joints}")
+        if self.lifter and not self.facing_head:
+            raise ValueError("SubnetConfig.lifter: the lifter reads the keypoints named by the facing branch; set "
+                             "facing_head=true (and keypoint_joints >= 25)")
         if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
             raise ValueError(f"SubnetConfig.input_size: expected a positive multiple of 32, got {self.input_size}")
 

@@ -14,6 +14,11 @@ faces the camera (one logit, output ``facing``). The left/right keypoint pairs a
 in image order and named by that facing (``nets.sides``); those keypoints are ``keypoints2d``
 and the regressor reads them and the facing probability, detached.
 
+Optional keypoint lifter (``lifter=True``, needs the facing branch; ``nets.lifter``): an MLP
+on those keypoints (and the facing probability) whose output is added to the regressor's last
+layer, so the regressor starts from the lifted pose (trained on many cheap examples by
+``training.loop``).
+
 Regressor (one-shot, not HMR's iterative error feedback, so the exported graph is a plain
 feed-forward pass): 1 x 1 conv ``C + J D -> hidden`` + BN + ReLU, 3 x 3 conv stride 2 + BN +
 ReLU, global average pool, ``Linear(hidden, mlp) + ReLU``, then one linear layer whose output is
@@ -52,6 +57,7 @@ from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.facing import MIN_KEYPOINTS, FacingHead
 from robosmplx_core.nets.images import check_network_images, normalize_images
 from robosmplx_core.nets.keypoints import KeypointHead, decode_heatmaps
+from robosmplx_core.nets.lifter import KeypointLifter
 from robosmplx_core.nets.localization import LocalizationModule
 from robosmplx_core.nets.sides import assign_sides, decode_pairs_by_x, side_pairs
 from robosmplx_core.nets.specs import PartSpec
@@ -165,6 +171,7 @@ class PartSubnetwork(nn.Module):
         keypoint_joints: N > 0 adds the 2D keypoint stage for the spec's first N joints (module
             docstring); 0 = none (the paper's network).
         facing_head: add the facing branch (module docstring); needs ``keypoint_joints >= 25``.
+        lifter: add the keypoint lifter (module docstring); needs ``facing_head``.
     """
 
     def __init__(
@@ -172,6 +179,7 @@ class PartSubnetwork(nn.Module):
         heatmap_depth: int = 32, hidden_channels: int = 256, segm_channels: int = 128,
         mlp_channels: int = 1024, input_size: int | None = None, part_only: bool = False,
         use_localization: bool = True, keypoint_joints: int = 0, facing_head: bool = False,
+        lifter: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         if part_only and not spec.part_only_branches:
@@ -186,6 +194,9 @@ class PartSubnetwork(nn.Module):
         if facing_head and keypoint_joints < MIN_KEYPOINTS:
             raise ValueError(f"PartSubnetwork: facing_head places its patch on the head keypoints, so it needs "
                              f"keypoint_joints >= {MIN_KEYPOINTS}, got {keypoint_joints}")
+        if lifter and not facing_head:
+            raise ValueError("PartSubnetwork: the lifter reads the keypoints named by the facing branch; build the "
+                             "network with facing_head=True (and keypoint_joints >= 25)")
         self.spec = dataclasses.replace(spec, input_size=size)
         self.part_only = part_only
         self.backbone = build_backbone(backbone, out_channels=feature_channels)
@@ -215,6 +226,10 @@ class PartSubnetwork(nn.Module):
         self._layout = _head_layout(spec, part_only)
         self.regressor_out = nn.Linear(mlp_channels, sum(n for _, n in self._layout))
         nn.init.zeros_(self.regressor_out.weight)
+        self.lifter: Optional[KeypointLifter] = None
+        if lifter:
+            self.lifter = KeypointLifter(num_keypoints=keypoint_joints, out_features=self.regressor_out.out_features,
+                                         with_facing=True)  # fmt: skip
         with torch.no_grad():
             self.regressor_out.bias.copy_(_head_mean(self._layout, spec))
         order = ("rot6d", "rotmats", "joints", "segm_logits", "features", "betas", "expression", "camera",
@@ -236,7 +251,8 @@ class PartSubnetwork(nn.Module):
                    segm_channels=config.segm_channels, mlp_channels=config.mlp_channels,
                    input_size=config.input_size, part_only=part_only,
                    use_localization=config.use_localization,
-                   keypoint_joints=config.keypoint_joints, facing_head=config.facing_head)  # fmt: skip
+                   keypoint_joints=config.keypoint_joints, facing_head=config.facing_head,
+                   lifter=config.lifter)  # fmt: skip
 
     @torch.no_grad()
     def set_mean(self, *, rotmats: torch.Tensor, betas: torch.Tensor | None = None) -> None:
@@ -278,6 +294,16 @@ class PartSubnetwork(nn.Module):
                              "network with the settings in the checkpoint's network.yaml")
         self.load_state_dict(state)
 
+    @property
+    def side_pairs(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(left, right) indices of the left/right pairs among the keypoint stage's joints."""
+        return self._pairs
+
+    def flat_groups(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The regressor's flat output ``(B, F)`` -> its groups by name (``rot6d`` (B, R * 6),
+        ``betas``, ``camera``, ...; the part-only groups overwrite the shared names last)."""
+        return dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
+
     def _part_only_start(self) -> int:
         """Offset of the part-only groups in the last layer (its size when there are none)."""
         total = sum(n for _, n in self._layout)
@@ -311,7 +337,7 @@ class PartSubnetwork(nn.Module):
         hidden = self.regressor_conv(inputs).mean(dim=(2, 3))
         if loc is not None:
             hidden = torch.cat([hidden, loc.joints.flatten(1)], dim=1)
-        heatmaps = keypoints = facing = None
+        heatmaps = keypoints = facing = prob = None
         if self.keypoint_head is not None:
             heatmaps = self.keypoint_head(features)
             keypoints = decode_heatmaps(heatmaps)
@@ -325,7 +351,9 @@ class PartSubnetwork(nn.Module):
         elif keypoints is not None:
             hidden = torch.cat([hidden, keypoints.detach().flatten(1)], dim=1)
         flat = self.regressor_out(self.regressor_mlp(hidden))
-        groups = dict(zip([n for n, _ in self._layout], flat.split([s for _, s in self._layout], dim=1)))
+        if self.lifter is not None:
+            flat = flat + self.lifter(keypoints.detach(), prob)
+        groups = self.flat_groups(flat)
         rot6d = groups["rot6d"].unflatten(1, (self.spec.num_rotations, 6))
         values = dict(groups, rot6d=rot6d, rotmats=rot6d_to_rotmat_export(rot6d), features=features.mean(dim=(2, 3)))
         if loc is not None:

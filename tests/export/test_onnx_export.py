@@ -40,9 +40,10 @@ def test_subnet_parity(spec, tmp_path):
 
 def test_learning_check_body_parity(tmp_path):
     """The learning check's body subnetwork (the "small" dense-conv backbone, the 2D keypoint
-    stage: heatmaps and their decoded keypoints, and the facing branch reading a head patch
-    placed by them) exports too, at batch 0 and 2."""
-    net = _subnet(BODY_SPEC, backbone="small", keypoint_joints=25, facing_head=True)
+    stage: heatmaps and their decoded keypoints, the facing branch reading a head patch placed
+    by them, and the lifter) exports too, at batch 0 and 2."""
+    net = _subnet(BODY_SPEC, backbone="small", keypoint_joints=25, facing_head=True, lifter=True)
+    torch.nn.init.normal_(net.lifter.out.weight, std=0.01)  # a lifter that adds something
     runner = OnnxRunner(export_subnet_onnx(net, tmp_path / "body_small.onnx"), num_threads=1)
     assert runner.output_names[-3:] == ("heatmaps", "keypoints2d", "facing")
     for batch in (0, 2):
