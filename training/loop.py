@@ -18,6 +18,9 @@ head patches are placed by the ground-truth keypoints (jittered by about the key
 error) on the batch and on ``facing_samples`` more crops drawn from the pool as rendered (the
 branch is cheap next to the backbone and needs many more images than the backbone sees); in
 the second, by the network's own keypoints, on the batch, through the objective's facing term.
+A network with the keypoint lifter (``nets.lifter``) trains it in the first stage too, on
+ground-truth keypoints (of a ``data.pose_bank`` if given, else of those crops) named as at test
+time, and in the second through the full objective (its output is part of the regressor's).
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ class LoopConfig:
 @dataclass(frozen=True)
 class TrainHistory:
     """steps, seconds spent, and the loss of every step (floats); ``keypoint_steps`` of them
-    (the first) trained the 2D keypoint stage alone, on the heatmap term."""
+    (the first) trained the 2D keypoint stage alone, on the heatmap term (plus the facing
+    branch's and the lifter's first-stage terms when the network has them)."""
 
     steps: int
     seconds: float
@@ -165,15 +169,18 @@ def _first_stage_extras(net: PartSubnetwork, objective: BodyObjective, pool: lis
     joints2d = torch.cat([batch.joints2d.cpu()] + [s.joints2d[None] for s in extra])
     orient = torch.cat([batch.params.global_orient.cpu()] + [s.params.global_orient for s in extra])
     target = facing_targets(orient)
-    crops = torch.cat([images, normalize_images(torch.stack([s.image for s in extra]).to(device))]) if extra else images
-    boxes = head_patch_boxes(2.0 * joints2d[:, :MIN_KEYPOINTS] / size - 1.0)
-    noise = torch.randn(len(boxes), 3, generator=gen) * cfg.facing_jitter
-    boxes = torch.cat([boxes[:, :2] + noise[:, :2], boxes[:, 2:] * noise[:, 2:].exp()], dim=1)
-    patches = sample_patches(crops, boxes.to(device), net.facing_head.patch_size)
-    mirror = torch.rand(len(boxes), generator=gen) < 0.5
-    patches = torch.where(mirror.to(device)[:, None, None, None], patches.flip(-1), patches)
-    logits = net.facing_head.classify(patches)
-    loss = objective.config.facing * F.binary_cross_entropy_with_logits(logits, target.to(logits))
+    loss = images.new_zeros(())
+    if objective.config.facing:
+        crops = torch.cat([images, normalize_images(torch.stack([s.image for s in extra]).to(device))]) \
+            if extra else images
+        boxes = head_patch_boxes(2.0 * joints2d[:, :MIN_KEYPOINTS] / size - 1.0)
+        noise = torch.randn(len(boxes), 3, generator=gen) * cfg.facing_jitter
+        boxes = torch.cat([boxes[:, :2] + noise[:, :2], boxes[:, 2:] * noise[:, 2:].exp()], dim=1)
+        patches = sample_patches(crops, boxes.to(device), net.facing_head.patch_size)
+        mirror = torch.rand(len(boxes), generator=gen) < 0.5
+        patches = torch.where(mirror.to(device)[:, None, None, None], patches.flip(-1), patches)
+        logits = net.facing_head.classify(patches)
+        loss = objective.config.facing * F.binary_cross_entropy_with_logits(logits, target.to(logits))
     if net.lifter is not None and bank is not None:
         pick = torch.randint(len(bank), (cfg.lifter_samples,), generator=gen)
         loss = loss + _lifter_loss(net, objective, 2.0 * bank.joints2d[pick] / bank.image_size - 1.0,
@@ -243,9 +250,10 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
     first: list[float] = []
     if cfg.keypoint_stage:
         front = torch.nn.ModuleList(_frozen_front(net))
-        facing = objective.config.facing if net.facing_head is not None else 0.0
+        facing = net.facing_head is not None and bool(objective.config.facing)
+        extras = facing or net.lifter is not None  # first-stage terms of the branch / the lifter
         trained = torch.nn.ModuleList(list(front) + ([net.facing_head] if facing else [])
-                                      + ([net.lifter] if facing and net.lifter is not None else []))
+                                      + ([net.lifter] if net.lifter is not None else []))
         opt = torch.optim.Adam(trained.parameters(), lr=cfg.lr)
 
         def keypoint_step(frac: float) -> float:
@@ -254,7 +262,7 @@ def train_for(net: PartSubnetwork, objective: BodyObjective, pool: list[Syntheti
             images = normalize_images(batch.image)
             heatmaps = net.keypoint_head(net.backbone(images))
             loss = objective.heatmap_loss(heatmaps, batch)
-            if facing:
+            if extras:
                 loss = loss + _first_stage_extras(net, objective, pool, batch, images, gen, cfg, pose_bank)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -87,7 +87,8 @@ class SubnetOutput:
             None without the Localization Module.
         heatmaps: (B, N, S/4, S/4) 2D keypoint heatmaps of the spec's first N joints; None
             without the keypoint stage.
-        keypoints2d: (B, N, 2) their decoded keypoints, normalised crop coordinates; None
+        keypoints2d: (B, N, 2) their decoded keypoints, normalised crop coordinates (with the
+            facing branch: the left/right pairs decoded in image order and named by it); None
             without the keypoint stage.
         facing: (B,) logits of the facing branch (> 0: the body faces the camera); None
             without it.

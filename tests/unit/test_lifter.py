@@ -106,3 +106,14 @@ def test_loop_trains_the_lifter_in_the_first_stage(model, samples, with_bank: bo
     assert float(net.lifter.out.weight.detach().abs().max()) > 0
     with pytest.raises(ValueError, match="lifter_samples"):
         LoopConfig(lifter_samples=0)
+
+
+def test_lifter_trains_without_the_facing_term(model, samples) -> None:
+    """``ObjectiveConfig.facing=0``: the first stage still trains the lifter, not the branch."""
+    net = _net()
+    before = net.facing_head.layers[-1].weight.detach().clone()
+    objective = BodyObjective(body_model=model, config=ObjectiveConfig(render_size=16, facing=0.0))
+    train_for(net, objective, samples, seconds=1.5, progress=False,
+              config=LoopConfig(pairs_per_step=2, keypoint_stage=0.99, augment=False, facing_samples=2))
+    assert float(net.lifter.out.weight.detach().abs().max()) > 0
+    assert torch.equal(net.facing_head.layers[-1].weight.detach(), before)
