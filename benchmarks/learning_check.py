@@ -106,7 +106,8 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel, start
     history = train_for(net, objective, pool, seconds=args.minutes * 60.0, pose_bank=bank,
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
                                           augment=not args.no_augment,
-                                          keypoint_stage=args.keypoint_stage if args.keypoint_joints else 0.0))
+                                          keypoint_stage=args.keypoint_stage if args.keypoint_joints else 0.0,
+                                          lifter_rotation=args.lifter_rotation))
     tail = history.losses[-max(1, len(history.losses) // 10):]
     if args.save is not None:  # a body-subnetwork checkpoint (robosmplx_core.nets.checkpoint)
         save_checkpoint(args.save / name.strip("+").split()[0], network=net.cpu(), config=config, part="body")
@@ -164,6 +165,8 @@ def main() -> None:
     ap.add_argument("--lifter-poses", type=int, default=20000,
                     help="with --lifter: unrendered samples (data.pose_bank; seed 0, after the pool's indices) the "
                          "lifter trains on; 0 = the ground truth of the rendered crops")
+    ap.add_argument("--lifter-rotation", type=float, default=0.0,
+                    help="weight of an L1 term on the lifter's global orientation in the first stage (0 = off)")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--volume-weight", type=float, default=None,

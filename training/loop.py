@@ -68,6 +68,8 @@ class LoopConfig:
         stage (crop pixels; about the keypoint stage's held-out error).
     lifter_samples: pose-bank entries per first-stage step for the lifter (``train_for``'s
         ``pose_bank``).
+    lifter_rotation: weight of an L1 term on the lifter's global-orientation matrix (0 = off:
+        the joint term alone leaves the pelvis's turn about its up axis to the hips and spine).
     """
 
     pairs_per_step: int = 8
@@ -82,12 +84,15 @@ class LoopConfig:
     facing_jitter: float = 0.03
     lifter_noise_px: float = 3.0
     lifter_samples: int = 128
+    lifter_rotation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pairs_per_step < 1 or self.lr <= 0 or not 0 < self.final_lr_ratio <= 1:
             raise ValueError("LoopConfig: pairs_per_step >= 1, lr > 0 and 0 < final_lr_ratio <= 1 expected")
         if not 0.0 <= self.keypoint_stage < 1.0:
             raise ValueError(f"LoopConfig.keypoint_stage: expected a fraction in [0, 1), got {self.keypoint_stage}")
+        if self.lifter_rotation < 0:
+            raise ValueError(f"LoopConfig.lifter_rotation: expected a weight >= 0, got {self.lifter_rotation}")
         if self.lifter_samples < 1:
             raise ValueError(f"LoopConfig.lifter_samples: expected >= 1, got {self.lifter_samples}")
         if self.facing_samples < 0 or self.facing_jitter < 0 or self.lifter_noise_px < 0:
@@ -184,19 +189,21 @@ def _first_stage_extras(net: PartSubnetwork, objective: BodyObjective, pool: lis
     if net.lifter is not None and bank is not None:
         pick = torch.randint(len(bank), (cfg.lifter_samples,), generator=gen)
         loss = loss + _lifter_loss(net, objective, 2.0 * bank.joints2d[pick] / bank.image_size - 1.0,
-                                   facing_targets(bank.global_orient[pick]), bank.joints3d[pick], gen, cfg, device)
+                                   bank.global_orient[pick], bank.joints3d[pick], gen, cfg, device)
     elif net.lifter is not None:
         gt = torch.cat([batch.joints3d.cpu()] + [s.joints3d[None] for s in extra])
-        loss = loss + _lifter_loss(net, objective, 2.0 * joints2d / size - 1.0, target, gt, gen, cfg, device)
+        loss = loss + _lifter_loss(net, objective, 2.0 * joints2d / size - 1.0, orient, gt, gen, cfg, device)
     return loss
 
 
-def _lifter_loss(net: PartSubnetwork, objective: BodyObjective, joints2d: torch.Tensor, facing: torch.Tensor,
+def _lifter_loss(net: PartSubnetwork, objective: BodyObjective, joints2d: torch.Tensor, orient: torch.Tensor,
                  joints3d: torch.Tensor, gen: torch.Generator, cfg: LoopConfig, device: torch.device) -> torch.Tensor:
     """The lifter's L1 on root-aligned joints (metres) from ground-truth keypoints ``joints2d``
     (B, J, 2) (normalised crop coordinates) plus noise, their pairs named as at test time
     (``nets.sides``) by a simulated, calibrated facing probability: confidence ``c ~ U(0.5, 1)``,
-    right with probability ``c``; ``facing`` (B,) the true bits, ``joints3d`` (B, J, 3) the truth."""
+    right with probability ``c``; ``orient`` (B, 3, 3) the true global orientations (their
+    facing bits; with ``cfg.lifter_rotation`` also an L1 target), ``joints3d`` (B, J, 3) the truth."""
+    facing = facing_targets(orient)
     n = net.lifter.num_keypoints
     xy = joints2d[:, :n] + torch.randn(joints2d[:, :n].shape, generator=gen) * (2.0 * cfg.lifter_noise_px / net.input_size)
     left, right = (list(side) for side in net.side_pairs)
@@ -215,7 +222,10 @@ def _lifter_loss(net: PartSubnetwork, objective: BodyObjective, joints2d: torch.
     params = dataclasses.replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=groups["betas"])
     pred = objective.body_model.joints(params)[:, objective.joint_index]
     gt = joints3d.to(device)
-    return ((pred - pred[:, PELVIS:PELVIS + 1]) - (gt - gt[:, PELVIS:PELVIS + 1])).abs().mean()
+    loss = ((pred - pred[:, PELVIS:PELVIS + 1]) - (gt - gt[:, PELVIS:PELVIS + 1])).abs().mean()
+    if cfg.lifter_rotation:
+        loss = loss + cfg.lifter_rotation * (rotmats[:, 0] - orient.to(device)).abs().mean()
+    return loss
 
 
 def _frozen_front(net: PartSubnetwork) -> list[torch.nn.Module]:

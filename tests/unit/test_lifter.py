@@ -9,7 +9,6 @@ import torch
 from robosmplx_core.data.pose_bank import sample_pose_bank
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset, collate_samples
 from robosmplx_core.nets.config import SubnetConfig
-from robosmplx_core.nets.facing import facing_targets
 from robosmplx_core.nets.lifter import KeypointLifter
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
@@ -79,17 +78,25 @@ def test_first_stage_lifter_loss_trains(model, samples) -> None:
     net = _net()
     objective = BodyObjective(body_model=model)
     batch = collate_samples(samples)
-    xy, facing = 2.0 * batch.joints2d / 64 - 1.0, facing_targets(batch.params.global_orient)
+    xy, orient = 2.0 * batch.joints2d / 64 - 1.0, batch.params.global_orient
     opt = torch.optim.Adam(net.lifter.parameters(), lr=1e-3)
     cfg, losses = LoopConfig(lifter_noise_px=0.0), []
     for step in range(30):
         gen = torch.Generator().manual_seed(step)
-        loss = _lifter_loss(net, objective, xy, facing, batch.joints3d, gen, cfg, torch.device("cpu"))
+        loss = _lifter_loss(net, objective, xy, orient, batch.joints3d, gen, cfg, torch.device("cpu"))
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[0] > 0.02 and losses[-1] < 0.7 * losses[0], losses
+    # the rotation term adds the weighted L1 of the global orientation (the same draws)
+    gen_a, gen_b = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    plain = _lifter_loss(net, objective, xy, orient, batch.joints3d, gen_a, cfg, torch.device("cpu"))
+    with_rot = _lifter_loss(net, objective, xy, orient, batch.joints3d, gen_b,
+                            LoopConfig(lifter_noise_px=0.0, lifter_rotation=2.0), torch.device("cpu"))
+    assert float((with_rot - plain).detach()) > 0
+    with pytest.raises(ValueError, match="lifter_rotation"):
+        LoopConfig(lifter_rotation=-1.0)
 
 
 @pytest.mark.parametrize("with_bank", [False, True])
