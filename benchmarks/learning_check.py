@@ -27,7 +27,7 @@ image order and named by it (``nets.sides``). (3) The keypoint lifter (``nets.li
 ``--lifter``): an MLP from those keypoints and the facing to the body's parameters, added to the
 regressor's output and trained in the first stage on ``--lifter-poses`` unrendered samples
 (``data.pose_bank``; drawn before training, reported beside the rendering time, not counted in
-the budget). ``--keypoint-joints 0 --backbone light --depth 16`` is the paper's network as
+the budget), on its joints and (``--lifter-rotation``) its global orientation. ``--keypoint-joints 0 --backbone light --depth 16`` is the paper's network as
 sessions 1-6 measured it (without keypoints there is no facing branch nor lifter);
 ``--no-lifter`` and ``--no-facing`` drop (3) and (2)+(3). The keypoint line also prints how
 often the facing was right.
@@ -165,8 +165,9 @@ def main() -> None:
     ap.add_argument("--lifter-poses", type=int, default=20000,
                     help="with --lifter: unrendered samples (data.pose_bank; seed 0, after the pool's indices) the "
                          "lifter trains on; 0 = the ground truth of the rendered crops")
-    ap.add_argument("--lifter-rotation", type=float, default=0.0,
-                    help="weight of an L1 term on the lifter's global orientation in the first stage (0 = off)")
+    ap.add_argument("--lifter-rotation", type=float, default=0.1,
+                    help="weight of an L1 term on the lifter's global orientation in the first stage (0 = off: "
+                         "the joints alone leave the pelvis's turn to the hips and spine)")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--volume-weight", type=float, default=None,
