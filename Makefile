@@ -32,6 +32,7 @@ bench: setup
 	$(PY) benchmarks/smoothing_quality.py --out out/benchmarks/smoothing_quality.json
 	$(PY) benchmarks/synthetic_speed.py --out out/benchmarks/synthetic_speed.json
 	$(PY) benchmarks/node_latency.py --out out/benchmarks/node_latency.json
+	$(PY) benchmarks/train_step_speed.py --out out/benchmarks/train_step_speed.json
 
 clean:
 	rm -rf build out .ros_log .pytest_cache

@@ -38,7 +38,9 @@ all), and the mean body pose given each sample's true global orientation (an ora
 orientation alone is worth). The table's ``orient`` column is the mean global-orientation
 error in degrees.
 
-Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
+Training runs under bfloat16 autocast where the device has native bfloat16 arithmetic
+(``--precision auto``, since session 11; ``--precision fp32`` is the float32 run of earlier
+sessions); evaluation is float32. Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
 ``--device cuda`` trains and evaluates on a GPU (batches are still drawn and augmented on the
 CPU): a diagnosis of how the result scales with compute; the issue's goal is the CPU run.
 """
@@ -64,7 +66,7 @@ from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
 from training.evaluate import SHIFTS, MeanPose, evaluate, keypoint_errors_px, mean_pose, mean_prediction, shifted
-from training.loop import LoopConfig, render_pool, train_for
+from training.loop import LoopConfig, bf16_supported, render_pool, train_for
 from training.objective import BodyObjective, ObjectiveConfig
 
 NO_PARTS = dict(bm_expression=0.0, boxes=0.0)
@@ -107,7 +109,7 @@ def run_variant(args, name: str, pool: list, test: list, model: BodyModel, start
                         config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, seed=args.seed,
                                           augment=not args.no_augment,
                                           keypoint_stage=args.keypoint_stage if args.keypoint_joints else 0.0,
-                                          lifter_rotation=args.lifter_rotation))
+                                          lifter_rotation=args.lifter_rotation, precision=args.precision))
     tail = history.losses[-max(1, len(history.losses) // 10):]
     if args.save is not None:  # a body-subnetwork checkpoint (robosmplx_core.nets.checkpoint)
         save_checkpoint(args.save / name.strip("+").split()[0], network=net.cpu(), config=config, part="body")
@@ -170,6 +172,9 @@ def main() -> None:
                          "the joints alone leave the pelvis's turn to the hips and spine)")
     ap.add_argument("--pairs", type=int, default=8, help="N anchors per step (2N images)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="training forward passes in float32 or under bfloat16 autocast (evaluation is always "
+                         "float32); auto = bf16 where the device has native bfloat16 arithmetic")
     ap.add_argument("--volume-weight", type=float, default=None,
                     help="weight of the Localization Module's joint-volume keypoint term (default: ObjectiveConfig's)")
     ap.add_argument("--no-augment", action="store_true", help="train on the rendered crops as they are")
@@ -185,6 +190,11 @@ def main() -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error(f"--device {args.device}: this torch build sees no CUDA device; use --device cpu")
     torch.set_num_threads(args.threads)
+    if args.precision == "auto":
+        args.precision = "bf16" if bf16_supported(args.device) else "fp32"
+    elif args.precision == "bf16" and not bf16_supported(args.device):
+        print(f"warning: --precision bf16 on {args.device}, which has no native bfloat16 arithmetic: it will be "
+              "slower than fp32, not faster")
     model = BodyModel.load(use_face_contour=True)
     t0 = time.perf_counter()
     make = lambda seed, n: render_pool(SyntheticDataset(config=SyntheticConfig(  # noqa: E731

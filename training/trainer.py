@@ -58,6 +58,7 @@ from training.sources import build_training_set, skipped_counts
 from training.distributed import DistEnv, barrier, init_distributed, mean_over_processes, shutdown
 from training.evaluate import mean_pose
 from training.logs import RunLog
+from training.loop import as_float
 from training.part_objective import build_objective, part_mean_rotations
 from training.schedule import build_scheduler
 from training.state import TrainState, capture_rng, link_or_copy_tree, load_train_checkpoint, restore_rng
@@ -97,16 +98,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def _as_float(out):
-    """Every floating tensor of a (nested dataclass) network output in float32 (outputs of an
-    autocast region may be float16)."""
-    if isinstance(out, torch.Tensor):
-        return out.float() if out.is_floating_point() else out
-    if dataclasses.is_dataclass(out):
-        return dataclasses.replace(out, **{f.name: _as_float(getattr(out, f.name)) for f in dataclasses.fields(out)})
-    return out
 
 
 def _tensors(out) -> list[torch.Tensor]:
@@ -210,7 +201,7 @@ class Trainer:
 
     def _micro_loss(self, batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
-            out = _as_float(network_outputs(self.model_ddp, self.cfg.stage, batch))
+            out = as_float(network_outputs(self.model_ddp, self.cfg.stage, batch))
         with torch.autocast("cuda", enabled=False):
             result = self.objective(out, batch, paired_positives=self.cfg.positives)
         terms = {k: v for k, v in result.breakdown.as_dict().items() if k != "total"}
