@@ -40,7 +40,8 @@ error in degrees.
 
 Training runs under bfloat16 autocast where the device has native bfloat16 arithmetic
 (``--precision auto``, since session 11; ``--precision fp32`` is the float32 run of earlier
-sessions); evaluation is float32. Rendering time is reported separately and not counted in the budget. Prints and writes JSON.
+sessions); evaluation is float32. Rendering time is reported separately and not counted in the
+budget. Prints and writes JSON.
 ``--device cuda`` trains and evaluates on a GPU (batches are still drawn and augmented on the
 CPU): a diagnosis of how the result scales with compute; the issue's goal is the CPU run.
 """
