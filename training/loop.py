@@ -46,6 +46,7 @@ from robosmplx_core.data.augment import AugmentConfig, augment_sample, positive_
 from robosmplx_core.data.datasets.common import TrainingBatch
 from robosmplx_core.data.pose_bank import PoseBank
 from robosmplx_core.data.synthetic import SyntheticBatch, SyntheticDataset, SyntheticSample, collate_samples
+from robosmplx_core.losses import keypoints_3d_loss, rotation_loss
 from robosmplx_core.nets._ops import rot6d_to_rotmat_export
 from robosmplx_core.nets.facing import MIN_KEYPOINTS, facing_targets, head_patch_boxes, sample_patches
 from robosmplx_core.nets.sides import assign_sides
@@ -264,10 +265,9 @@ def _lifter_loss(net: PartSubnetwork, objective: BodyObjective, joints2d: torch.
                              num_expression=objective.body_model.num_expression, device=device)
     params = dataclasses.replace(rest, global_orient=rotmats[:, 0], body_pose=rotmats[:, 1:22], betas=groups["betas"])
     pred = objective.body_model.joints(params)[:, objective.joint_index]
-    gt = joints3d.to(device)
-    loss = ((pred - pred[:, PELVIS:PELVIS + 1]) - (gt - gt[:, PELVIS:PELVIS + 1])).abs().mean()
+    loss = keypoints_3d_loss(pred, joints3d.to(device), root_index=PELVIS)
     if cfg.lifter_rotation:
-        loss = loss + cfg.lifter_rotation * (rotmats[:, 0] - orient.to(device)).abs().mean()
+        loss = loss + cfg.lifter_rotation * rotation_loss(rotmats[:, :1], orient.to(device)[:, None])
     return loss
 
 
