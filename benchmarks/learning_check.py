@@ -27,8 +27,9 @@ image order and named by it (``nets.sides``). (3) The keypoint lifter (``nets.li
 ``--lifter``): an MLP from those keypoints and the facing to the body's parameters, added to the
 regressor's output and trained in the first stage on ``--lifter-poses`` unrendered samples
 (``data.pose_bank``; drawn before training, reported beside the rendering time, not counted in
-the budget), on its joints and (``--lifter-rotation``) its global orientation. ``--keypoint-joints 0 --backbone light --depth 16`` is the paper's network as
-sessions 1-6 measured it (without keypoints there is no facing branch nor lifter);
+the budget), on its joints and (``--lifter-rotation``) its global orientation.
+``--keypoint-joints 0 --backbone light --depth 16`` is the paper's network as sessions 1-6
+measured it (without keypoints there is no facing branch nor lifter);
 ``--no-lifter`` and ``--no-facing`` drop (3) and (2)+(3). The keypoint line also prints how
 often the facing was right.
 
@@ -145,7 +146,8 @@ def table(rows: list[tuple[str, dict]]) -> str:
                                "translate x/y +-0.2 and scale 1.3 / 0.7)")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its defaults are the check's network and loop; ``train_step_speed`` reads them)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=15.0, help="training wall time (per variant with --ablation)")
     ap.add_argument("--ablation", action="store_true", help="train the four table-11 variants")
@@ -187,6 +189,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu",
                     help="where the network trains and is evaluated (cuda: a diagnosis run; issue 5's goal is on the CPU)")
     ap.add_argument("--save", type=Path, default=None, help="save each trained network under this folder")
+    return ap
+
+
+def main() -> None:
+    ap = build_parser()
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error(f"--device {args.device}: this torch build sees no CUDA device; use --device cpu")

@@ -14,6 +14,7 @@ bfloat16 arithmetic (``training.loop.bf16_supported``) it says so and bf16 will 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -24,27 +25,26 @@ import torch
 from robosmplx_core.body_model import BodyModel
 from robosmplx_core.data.pose_bank import sample_pose_bank
 from robosmplx_core.data.synthetic import SyntheticConfig, SyntheticDataset
-from robosmplx_core.losses import LossWeights
-from robosmplx_core.nets.config import SubnetConfig
 from robosmplx_core.nets.specs import BODY_SPEC
 from robosmplx_core.nets.subnet import PartSubnetwork
 from training.loop import PRECISIONS, LoopConfig, bf16_supported, render_pool, train_for
-from training.objective import BodyObjective, ObjectiveConfig
+from training.objective import BodyObjective
 
-CHECK_NETWORK = SubnetConfig(backbone="small", feature_channels=128, hidden_channels=128, segm_channels=64,
-                             mlp_channels=256, heatmap_depth=8, input_size=128, keypoint_joints=25,
-                             facing_head=True, lifter=True)
-"""The learning check's default network (``benchmarks/learning_check.py``'s defaults)."""
+from learning_check import VARIANTS, build_parser, net_config  # benchmarks/ (this script's folder)
 
 
 def steps_per_second(precision: str, seconds: float, pool: list, bank, model: BodyModel) -> tuple[float, float]:
-    """(keypoint-stage, full-stage) steps per second of one ``train_for`` run."""
+    """(keypoint-stage, full-stage) steps per second of one ``train_for`` run of the learning
+    check's default network, objective and loop (its command line's defaults)."""
+    args = build_parser().parse_args([])
+    use_localization, objective_cfg = VARIANTS[args.variant]
     torch.manual_seed(0)
-    net = PartSubnetwork.from_config(BODY_SPEC, CHECK_NETWORK)
-    objective = BodyObjective(body_model=model, config=ObjectiveConfig(  # the check's objective (every module)
-        weights=LossWeights(bm_expression=0.0, boxes=0.0), render_size=CHECK_NETWORK.input_size // 4))
+    net = PartSubnetwork.from_config(BODY_SPEC, net_config(args, use_localization=use_localization))
+    objective = BodyObjective(body_model=model, config=dataclasses.replace(objective_cfg,
+                                                                            render_size=args.image_size // 4))
     history = train_for(net, objective, pool, seconds=seconds, pose_bank=bank, progress=False,
-                        config=LoopConfig(keypoint_stage=0.5, lifter_rotation=0.1, precision=precision))
+                        config=LoopConfig(pairs_per_step=args.pairs, lr=args.lr, keypoint_stage=0.5,
+                                          lifter_rotation=args.lifter_rotation, precision=precision))
     return history.keypoint_steps / (seconds / 2), (history.steps - history.keypoint_steps) / (seconds / 2)
 
 
@@ -62,7 +62,8 @@ def main() -> None:
     if not native:
         print("note: this CPU has no native bfloat16 arithmetic; bf16 will be slower than fp32")
     model = BodyModel.load(use_face_contour=True)
-    dataset = SyntheticDataset(config=SyntheticConfig(seed=0, image_size=CHECK_NETWORK.input_size), model=model)
+    size = build_parser().parse_args([]).image_size
+    dataset = SyntheticDataset(config=SyntheticConfig(seed=0, image_size=size), model=model)
     pool = render_pool(dataset, 200, workers=2, desc="render")
     bank = sample_pose_bank(dataset, range(200, 1200))
     runs: dict[str, list[tuple[float, float]]] = {p: [] for p in PRECISIONS}
